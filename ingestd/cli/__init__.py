@@ -1,0 +1,83 @@
+"""The `ingestd` command: the CLI on top of everything else.
+
+Every command prints one clear line and exits non-zero on a problem a person can fix;
+tracebacks are kept for bugs.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from ingestd import config, logs
+from ingestd.errors import IngestdError
+from ingestd.pipeline import Services
+
+
+class App:
+    """What commands share: the configuration, loaded once and only when needed."""
+
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+
+    @cached_property
+    def settings(self) -> config.Settings:
+        return config.load(self.config_file)
+
+    @cached_property
+    def engine(self) -> Engine:
+        from ingestd.app import open_database  # noqa: PLC0415  (keeps `--help` fast)
+
+        return open_database(self.settings)
+
+    @cached_property
+    def services(self) -> Services:
+        from ingestd.app import build_services  # noqa: PLC0415
+
+        return build_services(self.settings, self.engine)
+
+
+class Main(click.Group):
+    """Turns IngestdError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IngestdError as exc:
+            click.echo(f"ingestd: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=Main)
+@click.option("--config", "config_file", envvar=config.CONFIG_ENV, type=click.Path(),
+              help="config.toml to use (default: INGESTD_CONFIG, then the repo's config.toml)")
+@click.version_option(package_name="ingestd")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """ingestd: complaint mail in, triaged cases out."""
+    ctx.obj = App(config_file)
+    logs.configure("warning", "auto", sys.stderr)
+
+
+def main() -> None:
+    _register()
+    cli(prog_name="ingestd")
+
+
+def _register() -> None:
+    from ingestd.cli import cases, ops  # noqa: PLC0415
+
+    for module in (ops, cases):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+    try:
+        from ingestd.cli import triage_cmds  # noqa: PLC0415
+        triage_cmds.register(cli)
+    except ImportError:
+        pass
+
+

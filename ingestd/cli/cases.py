@@ -1,0 +1,70 @@
+"""`ingestd cases ...`: what agents do with cases."""
+
+from __future__ import annotations
+
+import click
+
+from ingestd.casework import CaseFilter, detail, get_case, list_cases
+from ingestd.cli import App
+from ingestd.cli.output import emit_json, table
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group()
+def cases() -> None:
+    """List, show and work complaint cases."""
+
+
+@cases.command("list")
+@click.option("--status")
+@click.option("--category")
+@click.option("--severity")
+@click.option("--level", type=int, help="Escalation level.")
+@click.option("--assignee")
+@click.option("--overdue", is_flag=True, help="Only cases past a deadline now.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def list_command(app: App, status: str | None, category: str | None, severity: str | None,
+                 level: int | None, assignee: str | None, overdue: bool, as_json: bool) -> None:
+    """List cases (oldest first)."""
+    services = app.services
+    filters = CaseFilter(status=status, category=category, severity=severity, level=level,
+                         assignee=assignee, overdue_at=services.clock() if overdue else None)
+    with services.factory() as session:
+        rows = list_cases(session, filters)
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["reference", "status", "category", "severity", "escalation_level",
+                     "customer_address", "message_count", "subject"])
+
+
+@cases.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def show(app: App, reference: str, as_json: bool) -> None:
+    """Everything about one case: triage, deadlines, messages, history."""
+    with app.services.factory() as session:
+        data = detail(session, get_case(session, reference))
+    if as_json:
+        emit_json(data)
+        return
+    for key in ("reference", "status", "subject", "customer_name", "customer_address",
+                "category", "severity", "confidence", "escalation_level", "assignee",
+                "order_numbers", "phone_numbers", "flags", "linked_case"):
+        click.echo(f"{key + ':':<19}{data[key]}")
+    click.echo(f"{'reasons:':<19}{'; '.join((data['triage'] or {}).get('reasons', []))}")
+    for step, due in data["deadlines"].items():
+        click.echo(f"{step + ' due:':<19}{due}")
+    for message in data["messages"]:
+        click.echo(f"\n--- {message['direction']} {message['at']} {message['sender']}")
+        click.echo(message["text"])
+    click.echo("\nhistory:")
+    for event in data["events"]:
+        click.echo(f"  {event['at']}  {event['actor']}: {event['kind']} "
+                   f"{event['old'] or ''}→{event['new'] or ''} {event['note'] or ''}")
+
+
+COMMANDS = [cases]

@@ -1,0 +1,155 @@
+"""Commands that run and look after the service: run, deliver, db, quarantine."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import select
+
+from ingestd import logs
+from ingestd.cli import App
+from ingestd.cli.output import emit_json, table
+from ingestd.errors import NotFound, StorageError, TemporaryFailure
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Drain every source and the outbox, then exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (with --once).")
+@pass_app
+def run(app: App, once: bool, as_json: bool) -> None:
+    """Run the daemon, or with --once drain everything and exit."""
+    settings = app.settings
+    logs.configure(settings.logging.level, settings.logging.format)
+    if not once:
+        from ingestd.daemon import Daemon  # noqa: PLC0415
+
+        sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
+    from ingestd.app import build_sender  # noqa: PLC0415
+    from ingestd.drain import drain_all, release_leases  # noqa: PLC0415
+
+    services = app.services
+    report = drain_all(services)
+    sent = build_sender(services).deliver_pending()
+    release_leases(services)
+    summary = {"stored": report.stored, "duplicates": report.duplicates,
+               "processed": report.processed.processed,
+               "quarantined": report.processed.quarantined,
+               "outcomes": report.processed.outcomes, "sent": sent.sent,
+               "send_retries": sent.retried, "send_failed": sent.failed,
+               "errors": [str(e) for e in report.errors]}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"stored {report.stored} new messages ({report.duplicates} duplicates), "
+                   f"processed {report.processed.processed}, quarantined "
+                   f"{report.processed.quarantined}; sent {sent.sent} mails "
+                   f"({sent.retried} to retry, {sent.failed} failed)", err=True)
+    for error in report.errors:
+        click.echo(f"ingestd: {error}", err=True)
+    if report.errors:
+        sys.exit(report.errors[0].exit_code)
+
+
+@click.command()
+@click.option("--source", default="stdin", show_default=True, help="Source name to record.")
+@pass_app
+def deliver(app: App, source: str) -> None:
+    """Take one message on standard input (an MTA pipe); exit 75 means try again later."""
+    from ingestd.drain import store_and_process  # noqa: PLC0415
+
+    raw = sys.stdin.buffer.read()
+    if not raw.strip():
+        raise click.UsageError("no message on standard input")
+    try:
+        outcome = store_and_process(app.services, source, raw)
+    except StorageError as exc:
+        raise TemporaryFailure(f"{exc}; the MTA should try again later") from None
+    click.echo(outcome, err=True)
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+@pass_app
+def upgrade(app: App) -> None:
+    """Create or migrate the database schema to the newest version."""
+    from ingestd.app import open_database  # noqa: PLC0415
+    from storage import upgrade as migrate  # noqa: PLC0415
+
+    engine = open_database(app.settings, check_schema=False)
+    try:
+        migrate(engine)
+    except Exception as exc:  # noqa: BLE001  (any driver error becomes one clear line)
+        raise StorageError(f"cannot upgrade {engine.url.render_as_string(hide_password=True)}: "
+                           f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    click.echo(f"database is up to date ({engine.url.render_as_string(hide_password=True)})",
+               err=True)
+
+
+@click.group()
+def quarantine() -> None:
+    """Messages that failed a step, kept with the step and the error."""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="Include entries already retried.")
+@pass_app
+def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
+    from storage import Quarantine, RawMessage  # noqa: PLC0415
+
+    with app.services.factory() as session:
+        query = select(Quarantine, RawMessage).join(RawMessage).order_by(Quarantine.id)
+        if not show_all:
+            query = query.where(Quarantine.resolved_at.is_(None))
+        rows = [{"id": q.id, "step": q.step, "error": q.error, "at": q.at.isoformat(),
+                 "attempts": q.attempts, "source": r.source, "uid": r.uid,
+                 "message_id": r.message_id, "resolved": q.resolved_at is not None}
+                for q, r in session.execute(query)]
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["id", "step", "error", "source", "uid", "attempts"])
+
+
+@quarantine.command("show")
+@click.argument("entry", type=int)
+@click.option("--raw", is_flag=True, help="Print the raw message bytes.")
+@pass_app
+def quarantine_show(app: App, entry: int, raw: bool) -> None:
+    from storage import Quarantine, RawMessage  # noqa: PLC0415
+
+    with app.services.factory() as session:
+        found = session.get(Quarantine, entry)
+        message = session.get(RawMessage, found.raw_message_id) if found else None
+        if found is None or message is None:
+            raise NotFound(f"no quarantine entry {entry}; see: ingestd quarantine list")
+        if raw:
+            sys.stdout.buffer.write(message.raw or b"")
+            return
+        emit_json({"id": found.id, "step": found.step, "error": found.error,
+                   "at": found.at.isoformat(), "attempts": found.attempts,
+                   "source": message.source, "folder": message.folder, "uid": message.uid,
+                   "message_id": message.message_id, "size": message.size})
+
+
+@quarantine.command("retry")
+@click.argument("entries", type=int, nargs=-1)
+@pass_app
+def quarantine_retry(app: App, entries: tuple[int, ...]) -> None:
+    """Run quarantined messages again (all of them, or the given ids)."""
+    from ingestd.app import build_sender  # noqa: PLC0415
+    from ingestd.pipeline import retry_quarantined  # noqa: PLC0415
+
+    stats = retry_quarantined(app.services, list(entries) or None)
+    build_sender(app.services).deliver_pending()
+    click.echo(f"processed {stats.processed}, still quarantined {stats.quarantined}", err=True)
+
+
+COMMANDS = [run, deliver, db, quarantine]

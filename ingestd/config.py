@@ -1,0 +1,247 @@
+"""Load and validate config.toml into frozen settings.
+
+The file is validated as a whole at start: an unknown key, a wrong type or a missing
+value stops ingestd with one line naming the file and the key. Relative paths in the file
+are relative to the file itself, so a checkout runs from anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ingestd.errors import ConfigError
+from ingestd.procedure import CalendarConfig, SlaPolicy
+
+CONFIG_ENV = "INGESTD_CONFIG"
+DATABASE_ENV = "INGESTD_DATABASE_URL"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO_ROOT / "config.toml"
+
+Security = Literal["tls", "starttls", "none"]
+
+
+class Section(BaseModel):
+    """A config table: strict, immutable, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(Section):
+    url: str = "sqlite:///var/ingestd.db"
+    echo: bool = False
+
+
+class MailboxConfig(Section):
+    name: str
+    address: str
+    host: str
+    port: int = 993
+    security: Security = "tls"
+    username: str
+    password: str | None = None
+    password_file: Path | None = None
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str | None = None
+    oauth2_token_file: Path | None = None
+    folders: tuple[str, ...] = ("INBOX",)
+    tls_ca_file: Path | None = None
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    timeout: float = 30.0
+    idle: bool = True
+
+    @model_validator(mode="after")
+    def _has_credentials(self) -> MailboxConfig:
+        if self.auth == "password" and self.password is None and self.password_file is None:
+            raise ValueError("needs password or password_file")
+        if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
+            raise ValueError("auth = 'xoauth2' needs oauth2_token_command or oauth2_token_file")
+        return self
+
+    def secret(self) -> str:
+        """The password, read from password_file when one is named."""
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return self.password or ""
+
+
+class MaildirConfig(Section):
+    name: str
+    address: str
+    path: Path
+
+
+class SmtpConfig(Section):
+    mode: Literal["smtp", "file"] = "file"
+    path: Path = Path("var/outbox")
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Security = "none"
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    tls_ca_file: Path | None = None
+    from_: str = Field("Customer Support <support@example.test>", alias="from")
+    timeout: float = 30.0
+    max_attempts: Annotated[int, Field(ge=1)] = 8
+    backoff_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+    def secret(self) -> str | None:
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return self.password
+
+
+class EscalationConfig(Section):
+    level1: str = "supervisor@example.test"
+    level2: str = "manager@example.test"
+    level3: str = "executive@example.test"
+
+    def address(self, level: int) -> str:
+        return {1: self.level1, 2: self.level2, 3: self.level3}[min(max(level, 1), 3)]
+
+
+class RoutingConfig(BaseModel):
+    """Team address per category; every key but `default` must be a category."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    default: str = "agents@example.test"
+
+    def address(self, category: str | None) -> str:
+        extra = self.model_extra or {}
+        return str(extra.get(category or "", self.default))
+
+
+class CasesConfig(Section):
+    reference_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] = "CMP"
+    reopen_window_days: Annotated[int, Field(ge=0)] = 30
+    acknowledgments_per_sender_per_hour: Annotated[int, Field(ge=0)] = 3
+
+
+class TriageConfig(Section):
+    model: Path = Path("models/current.skops")
+    review_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class DaemonConfig(Section):
+    poll_interval: Annotated[float, Field(gt=0)] = 30.0
+    idle_timeout: Annotated[float, Field(gt=0, le=29 * 60)] = 25 * 60.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    mailbox_unreachable_after: float = 300.0
+    sweep_interval: float = 60.0
+    lease_seconds: float = 60.0
+
+
+class RetentionConfig(Section):
+    closed_case_days: Annotated[int, Field(ge=1)] = 730
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(Section):
+    """Everything config.toml says, with paths made absolute."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    mailbox: tuple[MailboxConfig, ...] = ()
+    maildir: tuple[MaildirConfig, ...] = ()
+    smtp: SmtpConfig = SmtpConfig()
+    escalation: EscalationConfig = EscalationConfig()
+    routing: RoutingConfig = RoutingConfig()
+    cases: CasesConfig = CasesConfig()
+    triage: TriageConfig = TriageConfig()
+    sla: SlaPolicy = SlaPolicy()
+    calendar: CalendarConfig = CalendarConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    retention: RetentionConfig = RetentionConfig()
+    logging: LoggingConfig = LoggingConfig()
+    templates: Path = Path("templates")
+    path: Path = DEFAULT_CONFIG
+
+    def our_addresses(self) -> frozenset[str]:
+        """Every address that is ours: never acknowledged, never a customer."""
+        addresses = {m.address for m in self.mailbox} | {m.address for m in self.maildir}
+        addresses |= {self.escalation.level1, self.escalation.level2, self.escalation.level3}
+        return frozenset(a.lower() for a in addresses)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: --config, then INGESTD_CONFIG, then the repo's config.toml."""
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    return Path(chosen).resolve() if chosen else DEFAULT_CONFIG
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, validate and resolve the configuration, or raise ConfigError saying why."""
+    file = config_path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such config file; pass --config or set {CONFIG_ENV}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    if url := os.environ.get(DATABASE_ENV):
+        data.setdefault("database", {})["url"] = url
+    return _validate(data, file)
+
+
+def _validate(data: dict[str, object], file: Path) -> Settings:
+    try:
+        settings = Settings.model_validate({**data, "path": file})
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {_describe(exc)}") from None
+    _check_routing(settings, file)
+    return _resolve_paths(settings, file.parent)
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {key!r} (check the spelling against the commented config.toml)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"bad value for {key!r}: {first['msg']}{more}"
+
+
+def _check_routing(settings: Settings, file: Path) -> None:
+    from triage.labels import CATEGORIES  # noqa: PLC0415  (only the label names are needed)
+
+    for key in settings.routing.model_extra or {}:
+        if key not in CATEGORIES:
+            raise ConfigError(f"{file}: unknown category {key!r} in [routing]; use one of "
+                              f"{', '.join(CATEGORIES)} or 'default'")
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def absolute(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+
+    mailboxes = tuple(m.model_copy(update={
+        "password_file": absolute(m.password_file), "tls_ca_file": absolute(m.tls_ca_file),
+        "oauth2_token_file": absolute(m.oauth2_token_file)}) for m in settings.mailbox)
+    maildirs = tuple(m.model_copy(update={"path": absolute(m.path)}) for m in settings.maildir)
+    smtp = settings.smtp.model_copy(update={
+        "path": absolute(settings.smtp.path), "password_file": absolute(settings.smtp.password_file),
+        "tls_ca_file": absolute(settings.smtp.tls_ca_file)})
+    database = settings.database.model_copy(update={"url": _sqlite_relative(settings.database.url, base)})
+    triage = settings.triage.model_copy(update={"model": absolute(settings.triage.model)})
+    return settings.model_copy(update={
+        "mailbox": mailboxes, "maildir": maildirs, "smtp": smtp, "database": database,
+        "triage": triage, "templates": absolute(settings.templates)})
+
+
+def _sqlite_relative(url: str, base: Path) -> str:
+    """Make `sqlite:///var/x.db` relative to the config file; `sqlite:////abs` stays."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url

@@ -1,0 +1,170 @@
+"""Drain sources into the store: fetch, commit raw bytes with the folder state, process.
+
+A folder is worked by one instance at a time, under a lease kept in its state row: a dead
+instance's lease runs out and another takes over. A changed UIDVALIDITY re-reads the folder
+from the start; deduplication makes the second copy of every message a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ingestd.errors import IngestdError
+from ingestd.ingest import Delivery, StoreResult, store
+from ingestd.pipeline import ProcessStats, Services, process_pending
+from ingestd.sources import ImapSource, MaildirSource
+from ingestd.sources.imap import FolderBatch
+from storage import FolderState, RawMessage, transaction
+from storage.ops import insert_ignore
+
+log = structlog.get_logger("ingestd.drain")
+INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class DrainReport:
+    stored: int = 0
+    duplicates: int = 0
+    processed: ProcessStats = field(default_factory=ProcessStats)
+    errors: list[IngestdError] = field(default_factory=list)
+
+    def add(self, result: StoreResult) -> None:
+        self.stored += result.stored
+        self.duplicates += result.duplicates
+
+
+def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> None:
+    """Fetch every folder of one mailbox; process after each committed batch."""
+    for folder in source.config.folders:
+        if not _take_lease(services, source.config.name, folder):
+            log.info("folder_busy", mailbox=source.config.name, folder=folder)
+            continue
+        last_uid = _resync_if_needed(services, source, folder)
+        for batch in source.new_batches(folder, last_uid):
+            report.add(_commit_batch(services, source.config.name, batch))
+            process_pending(services, stats=report.processed)
+            _take_lease(services, source.config.name, folder)
+
+
+def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
+    with services.factory() as session:
+        known = set(session.scalars(select(RawMessage.uid).where(
+            RawMessage.source == source.config.name)))
+    batch: list[Delivery] = []
+    for delivery in source.deliveries({k for k in known if k}):
+        batch.append(delivery)
+        if len(batch) >= 200:
+            report.add(_commit(services, batch))
+            batch = []
+    report.add(_commit(services, batch))
+    process_pending(services, stats=report.processed)
+
+
+def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
+    with transaction(services.factory) as session:
+        return store(session, deliveries)
+
+
+def _commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> StoreResult:
+    """Raw bytes and the folder's new last UID in one transaction: never one without the other."""
+    with transaction(services.factory) as session:
+        result = store(session, batch.deliveries)
+        session.execute(update(FolderState).where(
+            FolderState.mailbox == mailbox, FolderState.folder == batch.folder).values(
+            last_uid=batch.last_uid, uidvalidity=batch.uidvalidity,
+            last_success_at=services.clock()))
+    log.info("batch_stored", mailbox=mailbox, folder=batch.folder, last_uid=batch.last_uid,
+             stored=result.stored, duplicates=result.duplicates, seen=result.already_seen)
+    return result
+
+
+def _resync_if_needed(services: Services, source: ImapSource, folder: str) -> int:
+    """The last UID to continue from; 0 when the folder's UIDVALIDITY changed."""
+    uidvalidity = source.uidvalidity(folder)
+    with transaction(services.factory) as session:
+        state = _state(session, source.config.name, folder)
+        if state.uidvalidity != uidvalidity:
+            if state.uidvalidity:
+                log.warning("uidvalidity_changed", mailbox=source.config.name, folder=folder,
+                            old=state.uidvalidity, new=uidvalidity)
+            state.uidvalidity, state.last_uid = uidvalidity, 0
+        state.last_success_at = services.clock()
+        return state.last_uid
+
+
+def _state(session: Session, mailbox: str, folder: str) -> FolderState:
+    insert_ignore(session, FolderState.__table__,  # type: ignore[arg-type]
+                  {"mailbox": mailbox, "folder": folder, "uidvalidity": 0, "last_uid": 0})
+    state = session.scalar(select(FolderState).where(
+        FolderState.mailbox == mailbox, FolderState.folder == folder))
+    assert state is not None  # noqa: S101  (inserted just above)
+    return state
+
+
+def _take_lease(services: Services, mailbox: str, folder: str) -> bool:
+    """Hold the folder for this instance; False while another live instance holds it."""
+    now = services.clock()
+    until = now + timedelta(seconds=services.settings.daemon.lease_seconds)
+    with transaction(services.factory) as session:
+        _state(session, mailbox, folder)
+        taken = session.execute(update(FolderState).where(
+            FolderState.mailbox == mailbox, FolderState.folder == folder,
+            or_(FolderState.lease_owner.is_(None), FolderState.lease_owner == INSTANCE,
+                FolderState.lease_until < now)).values(lease_owner=INSTANCE, lease_until=until))
+        return bool(getattr(taken, "rowcount", 0))
+
+
+def release_leases(services: Services) -> None:
+    with transaction(services.factory) as session:
+        session.execute(update(FolderState).where(FolderState.lease_owner == INSTANCE)
+                        .values(lease_owner=None, lease_until=None))
+
+
+def drain_all(services: Services, report: DrainReport | None = None) -> DrainReport:
+    """Drain every configured source once; a failing source is reported, the rest go on."""
+    report = report or DrainReport()
+    settings = services.settings
+    for mailbox in settings.mailbox:
+        source = ImapSource(mailbox)
+        try:
+            drain_imap(services, source, report)
+        except IngestdError as exc:
+            _source_failed(report, exc, mailbox.name)
+        finally:
+            source.close()
+    for maildir in settings.maildir:
+        try:
+            drain_maildir(services, MaildirSource(maildir), report)
+        except IngestdError as exc:
+            _source_failed(report, exc, maildir.name)
+    process_pending(services, stats=report.processed)
+    return report
+
+
+def _source_failed(report: DrainReport, exc: IngestdError, name: str) -> None:
+    log.error("source_failed", source=name, error=str(exc))
+    report.errors.append(exc)
+
+
+def store_and_process(services: Services, source: str, raw: bytes) -> str:
+    """One message from standard input: durable first, then processed and acknowledged."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from ingestd.app import build_sender  # noqa: PLC0415
+    from ingestd.errors import StorageError  # noqa: PLC0415
+
+    try:
+        result = _commit(services, [Delivery(source=source, raw=raw)])
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot store the message: {type(exc).__name__}") from None
+    stats = process_pending(services)
+    build_sender(services).deliver_pending()
+    return "duplicate" if result.duplicates else ", ".join(stats.outcomes) or "stored"

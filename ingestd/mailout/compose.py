@@ -1,0 +1,118 @@
+"""Compose outgoing mail from the Jinja2 templates in `templates/`.
+
+A template renders plain text whose first line is `Subject: ...`; an optional `.html`
+twin becomes the HTML alternative (autoescaped). Customer text only ever enters as
+variables, so a subject like `{{ 7*7 }}` is printed, never evaluated.
+
+Our Message-IDs carry the case reference and an HMAC over it, so a reply naming one of
+them can be trusted to come from someone who received our mail, and a forged one is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+_MAC_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A composed mail, ready to become an outbox row."""
+
+    kind: str
+    recipient: str
+    message_id: str
+    raw: bytes
+
+
+class Composer:
+    """Renders each kind of mail (acknowledgment, notification, escalation, follow-up...)."""
+
+    def __init__(self, templates: Path, sender: str, key: str) -> None:
+        self.sender = sender
+        self.domain = parseaddr(sender)[1].rpartition("@")[2] or "ingestd.invalid"
+        self._key = key.encode()
+        loader = jinja2.FileSystemLoader(templates)
+        self._text = jinja2.Environment(loader=loader, autoescape=False,  # noqa: S701  (plain text)
+                                         undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        self._html = jinja2.Environment(loader=loader, autoescape=True,
+                                        undefined=jinja2.StrictUndefined)
+
+    def new_message_id(self, reference: str) -> str:
+        token = secrets.token_hex(6)
+        return f"{reference}.{token}.{_mac(self._key, f'{reference}.{token}')}@{self.domain}"
+
+    def is_ours(self, message_id: str) -> str | None:
+        """The case reference when `message_id` is one we made; None for others and forgeries."""
+        return verify_message_id(self._key, message_id)
+
+    def compose(self, kind: str, recipient: str, reference: str, context: dict[str, Any], *,
+                in_reply_to: str | None = None, references: tuple[str, ...] = (),
+                headers: dict[str, str] | None = None) -> Draft:
+        """Render template `kind` for `recipient` on the case `reference`."""
+        subject, body = self._render_text(kind, {**context, "reference": reference})
+        msg = EmailMessage(policy=SMTP)
+        message_id = self.new_message_id(reference)
+        msg["From"], msg["To"] = self.sender, recipient
+        msg["Subject"] = _tagged(subject, reference)
+        msg["Date"] = formatdate(localtime=False, usegmt=True)
+        msg["Message-ID"] = f"<{message_id}>"
+        msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail
+        if in_reply_to:
+            msg["In-Reply-To"] = f"<{in_reply_to}>"
+            msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to))
+        for name, value in (headers or {}).items():
+            msg[name] = _one_line(value)
+        msg.set_content(body)
+        if html := self._render_html(kind, {**context, "reference": reference}):
+            msg.add_alternative(html, subtype="html")
+        return Draft(kind, recipient, message_id, msg.as_bytes())
+
+    def _render_text(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
+        rendered = self._text.get_template(f"{kind}.txt").render(context)
+        first, _, body = rendered.partition("\n")
+        if not first.startswith("Subject:"):
+            raise jinja2.TemplateError(f"{kind}.txt must start with a 'Subject:' line")
+        return _one_line(first.removeprefix("Subject:")), body.lstrip("\n")
+
+    def _render_html(self, kind: str, context: dict[str, Any]) -> str | None:
+        try:
+            template = self._html.get_template(f"{kind}.html")
+        except jinja2.TemplateNotFound:
+            return None
+        return template.render(context)
+
+
+def verify_message_id(key: bytes, message_id: str) -> str | None:
+    local = message_id.strip("<>").partition("@")[0]
+    reference, _, rest = local.partition(".")
+    token, _, mac = rest.partition(".")
+    if not (reference and token and mac):
+        return None
+    expected = _mac(key, f"{reference}.{token}")
+    return reference if hmac.compare_digest(mac, expected) else None
+
+
+def _mac(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:_MAC_LENGTH]
+
+
+def _one_line(value: str) -> str:
+    """Header-safe: no CR/LF from customer text can add a header."""
+    return " ".join(str(value).split())
+
+
+def _tagged(subject: str, reference: str) -> str:
+    tag = f"[{reference}]"
+    return subject if tag in subject else f"{subject} {tag}".strip()

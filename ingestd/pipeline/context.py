@@ -1,0 +1,88 @@
+"""What a pipeline step gets: the message in hand and the services it may use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingestd.config import Settings
+from ingestd.mailout import Composer
+from ingestd.message import ParsedMessage
+from ingestd.procedure import BusinessCalendar
+from storage import Case, RawMessage
+
+if TYPE_CHECKING:
+    from triage import Classifier, TriageResult
+
+
+class Stop(Exception):  # noqa: N818  (control flow, like Mailman's Discard, not an error)
+    """A step ends the flow for this message on purpose; `outcome` says why."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+class ModelHolder:
+    """The classifier in service; swapped whole when a new model is promoted."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._model: Classifier | None = None
+        self._mtime = 0.0
+
+    def get(self) -> Classifier:
+        with self._lock:
+            if self._model is None:
+                self._load()
+            assert self._model is not None  # noqa: S101  (set by _load or it raised)
+            return self._model
+
+    def reload_if_changed(self) -> bool:
+        """Load the model file again when it changed on disk; True when it did."""
+        with self._lock:
+            if self._model is not None and self.path.stat().st_mtime == self._mtime:
+                return False
+            self._load()
+            return True
+
+    def _load(self) -> None:
+        from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only when needed)
+
+        self._mtime = self.path.stat().st_mtime
+        self._model = Classifier.load(self.path)
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators of the pipeline, built once per process."""
+
+    settings: Settings
+    factory: sessionmaker[Session]
+    composer: Composer
+    model: ModelHolder
+    calendar: BusinessCalendar
+    clock: Callable[[], datetime]
+
+
+@dataclass
+class Context:
+    """One message on its way through the steps."""
+
+    session: Session
+    services: Services
+    raw: RawMessage
+    parsed: ParsedMessage = field(init=False)
+    case: Case | None = None
+    new_case: bool = False
+    suppressed: str | None = None
+    triage: TriageResult | None = None
+    outcome: str = "new_case"
+    flags: list[str] = field(default_factory=list)

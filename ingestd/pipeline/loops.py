@@ -1,0 +1,56 @@
+"""Mail we must never answer: robots, lists, bounces and ourselves (SPEC: no mail loops)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ingestd.message import ParsedMessage
+from storage import Outbox
+
+ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
+_ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)(\+|@)")
+
+
+def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) -> str | None:
+    """Why this mail must get no automatic answer, or None when it may get one."""
+    headers = parsed.headers
+    auto = headers.get("auto-submitted", "").split(";")[0].strip().lower()
+    precedence = headers.get("precedence", "").strip().lower()
+    checks = (
+        (parsed.sender_address is None, "no sender address"),
+        (bool(auto) and auto != "no", f"Auto-Submitted: {auto}"),
+        (precedence in {"bulk", "junk", "list"}, f"Precedence: {precedence}"),
+        ("x-auto-response-suppress" in headers, "X-Auto-Response-Suppress"),
+        ("list-id" in headers or "list-unsubscribe" in headers, "mailing list"),
+        ("x-autoreply" in headers or "x-autorespond" in headers, "auto-reply header"),
+        (parsed.return_path == "", "empty return path"),
+        (is_bounce(parsed), "delivery report or bounce"),
+        ((parsed.sender_address or "") in our_addresses, "our own address"),
+    )
+    return next((reason for hit, reason in checks if hit), None)
+
+
+def is_bounce(parsed: ParsedMessage) -> bool:
+    sender = parsed.sender_address or ""
+    return parsed.content_type == "multipart/report" or bool(
+        re.match(r"^(mailer-daemon|postmaster)@", sender))
+
+
+def is_robot_sender(address: str | None) -> bool:
+    return bool(address and _ROBOT_SENDERS.match(address))
+
+
+def over_rate_limit(session: Session, recipient: str, limit: int, now_minus_hour: object) -> bool:
+    """True when `recipient` already had `limit` acknowledgments in the last hour."""
+    sent = session.scalar(select(func.count(Outbox.id)).where(
+        Outbox.recipient == recipient, Outbox.kind.in_(ACK_KINDS),
+        Outbox.created_at >= now_minus_hour))
+    return (sent or 0) >= limit
+
+
+HOUR = timedelta(hours=1)

@@ -1,0 +1,122 @@
+"""Steps that make or extend a case, triage it and start its clocks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from ingestd import workflow
+from ingestd.pipeline.context import Context
+from ingestd.procedure import compute_deadlines
+from storage import Case, CaseMessage, Participant
+
+RECURRING_WINDOW = timedelta(days=30)
+
+
+def open_or_append(ctx: Context) -> None:
+    """Step: append a reply to its case (reopening it if needed) or open a new case."""
+    if ctx.case is not None and not _closed_too_long(ctx, ctx.case):
+        _append(ctx, ctx.case)
+        return
+    linked = ctx.case
+    ctx.case, ctx.new_case, ctx.outcome = _new_case(ctx), True, "new_case"
+    if linked is not None:
+        ctx.case.linked_case_id = linked.id
+        ctx.flags.append(f"follows_closed_case:{linked.reference}")
+    ctx.case.flags = sorted(set(ctx.flags))
+
+
+def _closed_too_long(ctx: Context, case: Case) -> bool:
+    window = timedelta(days=ctx.services.settings.cases.reopen_window_days)
+    return case.status == "closed" and case.closed_at is not None and \
+        ctx.services.clock() - case.closed_at > window
+
+
+def _append(ctx: Context, case: Case) -> None:
+    ctx.outcome = "reply"
+    ctx.session.add(_case_message(ctx, case))
+    if case.status in {"resolved", "closed"}:
+        workflow.set_status(ctx.session, case, "investigating", actor=ctx.parsed.sender_address
+                            or "customer", at=ctx.services.clock(), note="reopened by reply")
+        ctx.outcome = "reply_reopened"
+
+
+def _new_case(ctx: Context) -> Case:
+    parsed, now = ctx.parsed, ctx.services.clock()
+    case = Case(status="new", customer_name=parsed.sender_name,
+                customer_address=parsed.sender_address, subject=parsed.subject,
+                description=parsed.reply_text, received_at=ctx.raw.received_at or now,
+                order_numbers=list(parsed.order_numbers), phone_numbers=list(parsed.phone_numbers))
+    ctx.session.add(case)
+    ctx.session.flush()
+    year = case.received_at.year
+    case.reference = f"{ctx.services.settings.cases.reference_prefix}-{year}-{case.id:06d}"
+    ctx.session.add(_case_message(ctx, case))
+    _add_participants(ctx, case)
+    workflow.record(ctx.session, case, "status", actor="ingestd", at=now, new="new",
+                    note=f"received from {ctx.raw.source}")
+    return case
+
+
+def _case_message(ctx: Context, case: Case) -> CaseMessage:
+    parsed = ctx.parsed
+    return CaseMessage(case=case, raw_message_id=ctx.raw.id, direction="in",
+                       message_id=parsed.message_id, sender=parsed.sender_address,
+                       subject=parsed.subject, text=parsed.reply_text,
+                       sent_at=parsed.date or ctx.raw.received_at,
+                       attachments=[vars(a) for a in parsed.attachments])
+
+
+def _add_participants(ctx: Context, case: Case) -> None:
+    ours = ctx.services.settings.our_addresses()
+    parsed = ctx.parsed
+    seen: set[str] = set()
+    for address, role in [(parsed.sender_address, "customer"),
+                          *((a, "cc") for a in (*parsed.to, *parsed.cc))]:
+        if address and address not in ours and address not in seen:
+            seen.add(address)
+            name = parsed.sender_name if role == "customer" else None
+            ctx.session.add(Participant(case=case, address=address, name=name, role=role))
+
+
+def triage(ctx: Context) -> None:
+    """Step: classify a new case, apply the rules, and escalate at once when they say so."""
+    if not ctx.new_case or ctx.case is None:
+        return
+    from triage import Signals  # noqa: PLC0415  (scikit-learn loads only when needed)
+
+    case, parsed = ctx.case, ctx.parsed
+    signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
+    result = ctx.services.model.get().classify(parsed.subject, parsed.reply_text, signals)
+    ctx.triage = result
+    case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
+    case.confidence, case.needs_review = result.confidence, result.needs_review
+    case.triage = {**result.as_json(), "probabilities": result.probabilities,
+                   "needs_review": result.needs_review}
+    case.serious = result.escalate
+
+
+def _recent_complaints(ctx: Context, case: Case) -> int:
+    since = case.received_at - RECURRING_WINDOW
+    count = ctx.session.scalar(select(func.count(Case.id)).where(
+        Case.customer_address == case.customer_address, Case.id != case.id,
+        Case.received_at >= since))
+    return int(count or 0)
+
+
+def start_clocks(ctx: Context) -> None:
+    """Step: set the service-level deadlines; escalated cases start at level 2 (SPEC)."""
+    if not ctx.new_case or ctx.case is None:
+        return
+    services, case = ctx.services, ctx.case
+    deadlines = compute_deadlines(case.received_at, case.escalate, services.settings.sla,
+                                  services.calendar)
+    case.acknowledge_due = deadlines.acknowledge_due
+    case.investigate_due = deadlines.investigate_due
+    case.resolve_due = deadlines.resolve_due
+    if case.escalate:
+        level = services.settings.sla.serious_start_level
+        workflow.escalate(ctx.session, case, level, reason="; ".join(
+            (case.triage or {}).get("reasons", [])) or "triage", composer=services.composer,
+            address=services.settings.escalation.address(level), at=services.clock())

@@ -1,0 +1,126 @@
+"""Run stored messages through the steps: atomic per message, committed per batch.
+
+Each message runs inside a savepoint, so its case, messages, triage and outbox rows land
+together or not at all; a batch of messages shares one commit, which is what makes
+PostgreSQL fast. The raw bytes were committed before, so a crash mid-batch only means the
+batch runs again. A step that raises sends its message to quarantine, the rest go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ingestd.pipeline.context import Context, Services, Stop
+from ingestd.pipeline.steps import STEPS
+from storage import Quarantine, RawMessage, transaction
+from storage.ops import lock_clause
+
+log = structlog.get_logger("ingestd.pipeline")
+
+
+@dataclass
+class ProcessStats:
+    processed: int = 0
+    quarantined: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def process_pending(services: Services, *, batch_size: int = 200,
+                    stats: ProcessStats | None = None) -> ProcessStats:
+    """Process every pending raw message; returns what happened."""
+    stats = stats or ProcessStats()
+    while True:
+        with transaction(services.factory) as session:
+            rows = _claim(session, batch_size)
+            for row in rows:
+                process_one(session, services, row, stats)
+        if len(rows) < batch_size:
+            return stats
+
+
+def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
+    query = (select(RawMessage).where(RawMessage.state == "pending").order_by(RawMessage.id)
+             .limit(limit).with_for_update(**lock_clause(session)))
+    return session.scalars(query).all()
+
+
+def process_one(session: Session, services: Services, row: RawMessage,
+                stats: ProcessStats) -> None:
+    """Run one message through every step inside a savepoint; quarantine it on failure."""
+    started, ctx = time.perf_counter(), Context(session=session, services=services, raw=row)
+    step_name = "start"
+    savepoint = session.begin_nested()
+    try:
+        for step in STEPS:
+            step_name = step.__name__
+            step(ctx)
+    except Stop as stop:
+        ctx.outcome = stop.outcome
+    except DBAPIError:
+        raise  # the database itself failed: the whole batch is retried, nothing quarantined
+    except Exception as exc:  # noqa: BLE001  (any step failure is quarantined, never lost)
+        savepoint.rollback()
+        ctx.case = None  # whatever the steps built was rolled back with the savepoint
+        _quarantine(session, services, row, step_name, exc)
+        stats.quarantined += 1
+        _log_line(row, ctx, "quarantined", started, step=step_name, error=_describe(exc))
+        return
+    savepoint.commit()
+    row.state, row.outcome, row.processed_at = "done", ctx.outcome, services.clock()
+    stats.processed += 1
+    stats.count(ctx.outcome)
+    _log_line(row, ctx, ctx.outcome, started)
+
+
+def _quarantine(session: Session, services: Services, row: RawMessage, step: str,
+                exc: Exception) -> None:
+    row.state, row.outcome, row.processed_at = "quarantined", f"failed at {step}", services.clock()
+    entry = session.scalar(select(Quarantine).where(Quarantine.raw_message_id == row.id))
+    if entry is None:
+        session.add(Quarantine(raw_message_id=row.id, step=step, error=_describe(exc),
+                               at=services.clock()))
+    else:
+        entry.step, entry.error, entry.at = step, _describe(exc), services.clock()
+        entry.attempts, entry.resolved_at = entry.attempts + 1, None
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _log_line(row: RawMessage, ctx: Context, action: str, started: float, **extra: str) -> None:
+    case = ctx.case
+    log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
+             case=case.reference if case else None, category=case.category if case else None,
+             severity=case.severity if case else None, action=action,
+             suppressed=ctx.suppressed, duration_ms=round((time.perf_counter() - started) * 1000, 2),
+             **extra)
+
+
+def retry_quarantined(services: Services, ids: Sequence[int] | None = None) -> ProcessStats:
+    """Put quarantined messages (all, or the given quarantine ids) back and run them again."""
+    with transaction(services.factory) as session:
+        query = select(Quarantine).where(Quarantine.resolved_at.is_(None))
+        if ids:
+            query = query.where(Quarantine.id.in_(ids))
+        for entry in session.scalars(query):
+            raw = session.get(RawMessage, entry.raw_message_id)
+            if raw is not None:
+                raw.state = "pending"
+    stats = process_pending(services)
+    with transaction(services.factory) as session:
+        for entry in session.scalars(select(Quarantine).where(Quarantine.resolved_at.is_(None))):
+            raw = session.get(RawMessage, entry.raw_message_id)
+            if raw is not None and raw.state == "done":
+                entry.resolved_at = services.clock()
+    return stats

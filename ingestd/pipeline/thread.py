@@ -1,0 +1,59 @@
+"""Which case a mail belongs to (SPEC: reference numbers and threading).
+
+A mail joins a case when it answers a Message-ID that case received or sent and the sender
+is a participant or answers one of our own (HMAC-signed) Message-IDs; or when its subject
+carries the case's tag and the sender is a participant. Anything else is a new case, flagged
+when it cites another case, so a stranger never reads or writes someone else's case.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingestd.pipeline.context import Context
+from storage import Case, CaseMessage, Participant
+
+TAG = re.compile(r"\[([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,})\]")
+
+
+def find_case(ctx: Context) -> None:
+    """Step: attach the mail to its case, or leave ctx.case empty for a new one."""
+    parsed, session = ctx.parsed, ctx.session
+    sender = parsed.sender_address or ""
+    for message_id in parsed.referenced_ids():
+        case = _case_of_message(session, message_id)
+        if case is None:
+            if ctx.services.composer.is_ours(message_id) is None and _looks_ours(ctx, message_id):
+                ctx.flags.append("forged_message_id")
+            continue
+        if _is_participant(session, case, sender) or ctx.services.composer.is_ours(message_id):
+            ctx.case = case
+            return
+        ctx.flags.append(f"cites_other_case:{case.reference}")
+    for reference in TAG.findall(parsed.subject):
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is not None and _is_participant(session, case, sender):
+            ctx.case = case
+            return
+        ctx.flags.append(f"cites_reference:{reference}")
+
+
+def _case_of_message(session: Session, message_id: str) -> Case | None:
+    case_id = session.scalar(select(CaseMessage.case_id).where(
+        CaseMessage.message_id == message_id).limit(1))
+    return None if case_id is None else session.get(Case, case_id)
+
+
+def _is_participant(session: Session, case: Case, address: str) -> bool:
+    if not address:
+        return False
+    found = session.scalar(select(Participant.id).where(
+        Participant.case_id == case.id, Participant.address == address))
+    return found is not None
+
+
+def _looks_ours(ctx: Context, message_id: str) -> bool:
+    return message_id.endswith("@" + ctx.services.composer.domain)

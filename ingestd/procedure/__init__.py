@@ -1,0 +1,26 @@
+"""The complaint procedure as code: business calendar, SLA deadlines and escalation levels."""
+
+from ingestd.procedure.calendar import BusinessCalendar, CalendarConfig
+from ingestd.procedure.deadlines import (
+    STEPS,
+    CaseProgress,
+    Deadlines,
+    SlaPolicy,
+    breaches,
+    compute_deadlines,
+    escalation_level_due,
+    followup_due,
+)
+
+__all__ = [
+    "STEPS",
+    "BusinessCalendar",
+    "CalendarConfig",
+    "CaseProgress",
+    "Deadlines",
+    "SlaPolicy",
+    "breaches",
+    "compute_deadlines",
+    "escalation_level_due",
+    "followup_due",
+]

@@ -1,0 +1,143 @@
+"""Read a mailbox over IMAP, in batches, without touching its flags.
+
+Folders are opened read-only (EXAMINE) and fetched with BODY.PEEK[], so the server keeps
+every message unread and in place; where ingestd stands is kept in its own database.
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from ingestd.config import MailboxConfig
+from ingestd.errors import AuthenticationError, SourceError
+from ingestd.ingest import Delivery
+
+ClientFactory = Callable[[MailboxConfig], IMAPClient]
+
+
+@dataclass(frozen=True)
+class FolderBatch:
+    """Up to batch_size new messages of one folder, and the UID they reach."""
+
+    folder: str
+    uidvalidity: int
+    deliveries: list[Delivery]
+    last_uid: int
+
+
+def tls_context(config: MailboxConfig) -> ssl.SSLContext:
+    """System trust plus the configured CA file; hostnames and certificates always checked."""
+    context = ssl.create_default_context()
+    if config.tls_ca_file is not None:
+        context.load_verify_locations(cafile=str(config.tls_ca_file))
+    return context
+
+
+def connect_imap(config: MailboxConfig) -> IMAPClient:
+    """Connect and log in as configured, or raise an error that says what to do."""
+    where = f"mailbox {config.name!r} ({config.host}:{config.port}, security={config.security})"
+    try:
+        client = _open(config)
+        _login(client, config)
+    except LoginError as exc:
+        raise AuthenticationError(
+            f"{where}: the server refused the login for {config.username!r} ({_text(exc)}); "
+            "check username and password or password_file") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise SourceError(f"{where}: TLS certificate not trusted ({exc.verify_message}); "
+                          "set tls_ca_file to the CA that signed it") from None
+    except (OSError, IMAPClientError) as exc:
+        raise SourceError(f"{where}: cannot connect: {_text(exc)}; check host, port, "
+                          "security and that the server is up") from None
+    return client
+
+
+def _open(config: MailboxConfig) -> IMAPClient:
+    if config.security == "tls":
+        return IMAPClient(config.host, config.port, ssl=True, ssl_context=tls_context(config),
+                          timeout=config.timeout)
+    client = IMAPClient(config.host, config.port, ssl=False, timeout=config.timeout)
+    if config.security == "starttls":
+        client.starttls(tls_context(config))
+    return client
+
+
+def _login(client: IMAPClient, config: MailboxConfig) -> None:
+    if config.auth == "xoauth2":
+        client.oauth2_login(config.username, oauth2_token(config))
+    else:
+        client.login(config.username, config.secret())
+
+
+def oauth2_token(config: MailboxConfig) -> str:
+    """A fresh access token from the configured command (preferred) or file."""
+    if config.oauth2_token_command:
+        done = subprocess.run(shlex.split(config.oauth2_token_command), capture_output=True,  # noqa: S603  (the admin's own command)
+                              text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise SourceError(f"mailbox {config.name!r}: oauth2_token_command failed "
+                              f"(exit {done.returncode}): {done.stderr.strip()[:200]}")
+        return done.stdout.strip()
+    assert config.oauth2_token_file is not None  # noqa: S101  (checked by the config model)
+    return config.oauth2_token_file.read_text(encoding="utf-8").strip()
+
+
+def _text(exc: BaseException) -> str:
+    parts = [a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args]
+    return "; ".join(p for p in parts if p) or type(exc).__name__
+
+
+class ImapSource:
+    """One configured mailbox: its folders, fetched in bounded batches."""
+
+    def __init__(self, config: MailboxConfig, factory: ClientFactory = connect_imap) -> None:
+        self.config = config
+        self._factory = factory
+        self.client: IMAPClient | None = None
+
+    def connect(self) -> IMAPClient:
+        if self.client is None:
+            self.client = self._factory(self.config)
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except (OSError, IMAPClientError, socket.timeout):
+                pass
+            self.client = None
+
+    def uidvalidity(self, folder: str) -> int:
+        info = self.connect().select_folder(folder, readonly=True)
+        return int(info[b"UIDVALIDITY"])
+
+    def new_batches(self, folder: str, last_uid: int) -> Iterator[FolderBatch]:
+        """Messages with UID above `last_uid`, oldest first, batch_size at a time."""
+        client = self.connect()
+        uidvalidity = int(client.select_folder(folder, readonly=True)[b"UIDVALIDITY"])
+        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+        size = self.config.batch_size
+        for start in range(0, len(uids), size):
+            chunk = uids[start:start + size]
+            yield FolderBatch(folder, uidvalidity, self._fetch(client, folder, uidvalidity, chunk),
+                              chunk[-1])
+
+    def _fetch(self, client: IMAPClient, folder: str, uidvalidity: int,
+               uids: list[int]) -> list[Delivery]:
+        data: dict[int, dict[bytes, Any]] = client.fetch(uids, ["BODY.PEEK[]"])
+        return [Delivery(source=self.config.name, raw=bytes(data[uid][b"BODY[]"]), folder=folder,
+                         uidvalidity=uidvalidity, uid=str(uid))
+                for uid in uids if uid in data and b"BODY[]" in data[uid]]
+
+    def supports_idle(self) -> bool:
+        return bool(self.connect().has_capability("IDLE"))

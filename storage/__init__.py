@@ -1,0 +1,24 @@
+"""Storage: the schema, engines and migrations. Knows nothing of mail sources."""
+
+from storage.db import is_current, make_engine, sessions, setting, transaction, upgrade
+from storage.schema import (
+    Base,
+    Case,
+    CaseMessage,
+    Event,
+    FolderState,
+    MessageKey,
+    Outbox,
+    Participant,
+    Quarantine,
+    RawMessage,
+    Setting,
+    Suppression,
+    utcnow,
+)
+
+__all__ = [
+    "Base", "Case", "CaseMessage", "Event", "FolderState", "MessageKey", "Outbox", "Participant",
+    "Quarantine", "RawMessage", "Setting", "Suppression", "is_current", "make_engine", "sessions",
+    "setting", "transaction", "upgrade", "utcnow",
+]

@@ -1,0 +1,22 @@
+"""Small database operations that must behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT unless a unique key already holds the row; True when the row was inserted."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    result = session.execute(module.insert(table).values(**values).on_conflict_do_nothing())
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def lock_clause(session: Session) -> dict[str, bool]:
+    """Arguments for `with_for_update` that skip rows another instance holds (PostgreSQL)."""
+    return {"skip_locked": True} if session.get_bind().dialect.name == "postgresql" else {}

@@ -1,0 +1,264 @@
+"""The database schema: every table ingestd keeps, in one place.
+
+Raw mail is kept as it came (`raw_message`), apart from what was made of it (`case`,
+`case_message`), so that a message can always be re-run from its bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Setting(Base):
+    """Installation-wide values all instances share (the HMAC key for our Message-IDs)."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class FolderState(Base):
+    """Where a mailbox folder was left: its UIDVALIDITY and the last UID committed."""
+
+    __tablename__ = "folder_state"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(200))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_success_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("mailbox", "folder"),)
+
+
+class RawMessage(Base):
+    """One delivery of one mail, bytes as received, and how far processing got."""
+
+    __tablename__ = "raw_message"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    folder: Mapped[str] = mapped_column(String(500), default="")
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[str | None] = mapped_column(String(200))
+    dedup_key: Mapped[str] = mapped_column(String(64), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id"))
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    processed_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("source", "folder", "uidvalidity", "uid"),)
+
+
+class MessageKey(Base):
+    """One row per distinct mail (Message-ID + body digest): the deduplication guard."""
+
+    __tablename__ = "message_key"
+    dedup_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    raw_message_id: Mapped[int] = mapped_column(ForeignKey("raw_message.id", ondelete="CASCADE"))
+
+
+class Quarantine(Base):
+    """A message that failed a step, with the step and the error, waiting for a retry."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    raw_message_id: Mapped[int] = mapped_column(
+        ForeignKey("raw_message.id", ondelete="CASCADE"), unique=True)
+    step: Mapped[str] = mapped_column(String(50))
+    error: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    resolved_at: Mapped[datetime | None]
+
+
+class Case(Base):
+    """A complaint: who, what, its triage, its clocks and where it stands."""
+
+    __tablename__ = "case"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    customer_name: Mapped[str | None] = mapped_column(String(300))
+    customer_address: Mapped[str | None] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    order_numbers: Mapped[list[Any]] = mapped_column(default=list)
+    phone_numbers: Mapped[list[Any]] = mapped_column(default=list)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    # triage
+    category: Mapped[str | None] = mapped_column(String(40), index=True)
+    severity: Mapped[str | None] = mapped_column(String(20), index=True)
+    escalate: Mapped[bool] = mapped_column(default=False)
+    confidence: Mapped[float | None]
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    triage: Mapped[dict[str, Any] | None]
+    labelled_by: Mapped[str | None] = mapped_column(String(200))
+    labelled_at: Mapped[datetime | None]
+    # work and service levels
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    serious: Mapped[bool] = mapped_column(default=False)
+    assignee: Mapped[str | None] = mapped_column(String(200), index=True)
+    assigned_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    acknowledge_due: Mapped[datetime | None]
+    investigate_due: Mapped[datetime | None]
+    resolve_due: Mapped[datetime | None]
+    followup_due: Mapped[datetime | None]
+    followup_sent_at: Mapped[datetime | None]
+    satisfaction: Mapped[int | None]
+    solved_confirmed: Mapped[bool | None]
+    recovery: Mapped[dict[str, Any] | None]
+    corrective_action: Mapped[dict[str, Any] | None]
+    qa: Mapped[dict[str, Any] | None]
+
+    messages: Mapped[list[CaseMessage]] = relationship(
+        back_populates="case", order_by="CaseMessage.id", cascade="all, delete-orphan")
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="case", cascade="all, delete-orphan")
+    events: Mapped[list[Event]] = relationship(
+        back_populates="case", order_by="Event.id", cascade="all, delete-orphan")
+
+
+class CaseMessage(Base):
+    """A mail on a case, received or sent; its Message-ID threads replies onto the case."""
+
+    __tablename__ = "case_message"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id"))
+    direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class Participant(Base):
+    """An address that may write into a case by its subject tag."""
+
+    __tablename__ = "participant"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20), default="customer")
+    case: Mapped[Case] = relationship(back_populates="participants")
+    __table_args__ = (UniqueConstraint("case_id", "address"),)
+
+
+class Event(Base):
+    """Something that happened to a case: status change, escalation, label, suppression..."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200), default="ingestd")
+    kind: Mapped[str] = mapped_column(String(40))
+    old: Mapped[str | None] = mapped_column(String(200))
+    new: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+    case: Mapped[Case] = relationship(back_populates="events")
+    __table_args__ = (
+        # An escalation to a level is recorded once, however many sweeps run at once.
+        Index("uq_event_escalation", "case_id", "new", unique=True,
+              sqlite_where=text("kind = 'escalation'"),
+              postgresql_where=text("kind = 'escalation'")),
+    )
+
+
+class Outbox(Base):
+    """A mail to send, written with the case in one transaction; the sender delivers it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)  # one mail per purpose
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    bounced_at: Mapped[datetime | None]
+
+
+class Suppression(Base):
+    """An acknowledgment we decided not to send, and why (loop and bounce protection)."""
+
+    __tablename__ = "suppression"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    sender: Mapped[str | None] = mapped_column(String(320), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

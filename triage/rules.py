@@ -1,0 +1,171 @@
+"""Documented rules on top of the model: they can raise severity, never lower it.
+
+Each rule that fires forces escalation and is listed in the reasons as ``rule: <name>``.
+
+=====================  =========  =========================================================
+rule                   raises to  fires on
+=====================  =========  =========================================================
+legal_threat           critical   lawyer/solicitor/attorney, sue, court, legal action,
+                                  letter before action, ombudsman, regulator, Trading
+                                  Standards, FCA/ICO/Ofcom/Ofgem/CMA, data protection
+                                  authority; DE Anwalt, Klage, Gericht, rechtliche Schritte,
+                                  Verbraucherzentrale; FR avocat, tribunal, porter plainte,
+                                  CNIL, DGCCRF; ES abogado, demanda, denuncia, tribunal, AEPD
+injury_safety          critical   injured, hurt, burn, caught fire, flames, smoke, electric
+                                  shock, choking, hospital, ambulance, exploded, allergic
+                                  reaction, stitches; DE/FR/ES equivalents
+injury_safety          high       hazard words without harm: unsafe, dangerous, hazard,
+                                  sparks, overheating, gas smell
+data_breach            critical   data breach, hacked/compromised account, leaked data,
+                                  someone else's / another customer's data, identity theft;
+                                  DE Datenleck, gehackt; FR piraté, fuite de données; ES
+                                  hackeado, filtración
+outage                 high       outage, down for everyone, cannot access ... at all,
+                                  completely down, all customers/users affected; DE Ausfall,
+                                  FR panne, ES caída del servicio
+recurring_customer     high       ``Signals.recent_complaints_30d >= 2`` (third in 30 days)
+category_spike         high       ``Signals.category_spike``
+=====================  =========  =========================================================
+
+A keyword preceded within three words (same sentence) by a negation such as "no one was hurt",
+"nicht verletzt", "personne n'a été blessé" or "nadie resultó herido" does not fire. The rules
+read the whole text, quoted and forwarded parts included: a threat stays a threat when repeated.
+"""
+
+import re
+from dataclasses import dataclass
+
+from triage.labels import max_severity
+from triage.result import Signals
+
+RECURRING_THRESHOLD = 2
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named keyword rule with the severity it raises a message to."""
+
+    name: str
+    floor: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """Severity after the rules and the names of the rules that fired (in order)."""
+
+    severity: str
+    fired: tuple[str, ...]
+
+    @property
+    def escalate(self) -> bool:
+        """Any fired rule forces escalation."""
+        return bool(self.fired)
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")", re.IGNORECASE)
+
+
+_LEGAL = _rx(
+    r"lawyers?\b", r"solicitors?\b", r"attorneys?\b", r"legal (?:action|proceedings|steps)",
+    r"letter before action", r"(?:will|going to|gonna|to|shall|'ll|and|I) sue\b", r"suing\b",
+    r"(?:to|in|into) court\b", r"court (?:action|case|claim)", r"small claims",
+    r"ombudsman", r"regulators?\b", r"trading standards", r"FCA\b", r"ICO\b", r"Ofcom\b",
+    r"Ofgem\b", r"CMA\b", r"advertising standards", r"data protection (?:authority|regulator)",
+    r"supervisory authority", r"breach of contract", r"class action",
+    r"(?:rechts)?anw[aä]lt", r"verklagen", r"klage\b", r"gericht", r"rechtliche schritte",
+    r"verbraucherzentrale", r"bafin", r"datenschutzbeh[oö]rde", r"bundesnetzagentur",
+    r"avocat", r"tribunal", r"porter plainte", r"poursuites?\b", r"justice\b", r"cnil\b",
+    r"dgccrf", r"m[ée]diateur", r"mise en demeure",
+    r"abogad[oa]", r"demand(?:ar|arles|aré|a judicial)\b", r"denunci", r"juzgado",
+    r"acciones legales", r"aepd\b", r"ante consumo",
+)
+_HARM = _rx(
+    r"injur(?:ed|y|ies)", r"hurt\b", r"burn(?:ed|t|s|ing)?\b", r"caught fire", r"on fire",
+    r"fire (?:brigade|department|hazard)", r"set fire", r"burst into flames", r"flames\b",
+    r"smoke\b", r"electric(?:al)? shock", r"electrocut", r"chok(?:ed|ing|e)\b", r"hospital",
+    r"ambulance", r"A&E\b", r"emergency room", r"explod(?:ed|es)", r"explosion",
+    r"allergic reaction", r"anaphyla", r"stitches", r"blew off",
+    r"verletz", r"verbrenn", r"feuer\b", r"rauch\b", r"stromschlag", r"krankenhaus",
+    r"erstick", r"bless(?:é|ée|és|ure)", r"br[uû]l", r"incendie", r"pris feu", r"fum[ée]e",
+    r"d[ée]charge [ée]lectrique", r"h[oô]pital", r"herid[oa]", r"quemad", r"incendi",
+    r"fuego", r"humo\b", r"descarga el[ée]ctrica",
+)
+_HAZARD = _rx(
+    r"unsafe", r"dangerous", r"hazard(?:ous)?\b", r"sparks?\b", r"sparking", r"overheat",
+    r"gas (?:smell|leak)", r"smell of gas", r"gef[äa]hrlich", r"funkt\b", r"dangereu",
+    r"[ée]tincelles", r"peligros", r"chispas",
+)
+_BREACH = _rx(
+    r"data breach", r"breach of (?:my )?(?:data|privacy|personal)", r"hacked", r"compromised",
+    r"(?:data|details|information|passwords?) (?:was |were |has been |have been )?leaked",
+    r"leaked (?:my |our |the )?(?:personal )?(?:data|details|information|passwords?)",
+    r"someone else'?s (?:data|details|account|order|address|invoice|bank|personal)",
+    r"(?:another|a different) customer'?s (?:data|details|name|address|orders?|account|info)",
+    r"other customers'? (?:personal |private )?(?:data|details|names|orders|information)", r"to (?:a )?(?:different|another|the wrong) "
+    r"customer", r"identity theft", r"unauthori[sz]ed access",
+    r"datenleck", r"datenpanne", r"gehackt", r"daten (?:eines|einer) anderen", r"fremde daten",
+    r"pirat[ée]", r"fuite de donn[ée]es", r"donn[ée]es d'un autre", r"hackead[oa]",
+    r"filtraci[óo]n", r"datos de otro",
+)
+_OUTAGE = _rx(
+    r"outages?\b", r"down for (?:everyone|everybody|all)", r"(?:cannot|can't|can not|unable to) "
+    r"access (?:the |your )?(?:service|site|website|platform|system|app)\w* at all",
+    r"(?:completely|totally|entirely) down", r"nothing works for any",
+    r"none of (?:our|your|the) (?:customers|users|clients|stores|shops) can",
+    r"for all (?:of )?(?:our |your |the )?(?:customers|users|clients)",
+    r"ausfall", r"ausgefallen", r"panne (?:totale|g[ée]n[ée]rale)", r"ca[íi]da (?:total|del servicio)",
+)
+
+TEXT_RULES: tuple[Rule, ...] = (
+    Rule("legal_threat", "critical", _LEGAL),
+    Rule("injury_safety", "critical", _HARM),
+    Rule("injury_safety", "high", _HAZARD),
+    Rule("data_breach", "critical", _BREACH),
+    Rule("outage", "high", _OUTAGE),
+)
+
+_NEGATIONS = frozenset({
+    "no", "not", "never", "nobody", "noone", "nothing", "without", "neither", "nor", "none",
+    "kein", "keine", "keinen", "nicht", "niemand", "ohne", "nie", "pas", "aucun", "aucune",
+    "sans", "jamais", "ni", "ningún", "ninguna", "nadie", "sin", "nunca",
+})
+_SENTENCE_END = re.compile(r"[.!?;\n]")
+
+
+def _negated(text: str, start: int) -> bool:
+    """True when one of the three words before ``start`` (same sentence) negates it."""
+    before = _SENTENCE_END.split(text[max(0, start - 60) : start])[-1]
+    words = re.findall(r"[\w']+", before.lower())[-3:]
+    for i, word in enumerate(words):
+        if word in _NEGATIONS or word.endswith("n't") or word.startswith("n'"):
+            return True
+        if word == "one" and i > 0 and words[i - 1] == "no":
+            return True
+    return False
+
+
+def _fires(rule: Rule, text: str) -> bool:
+    return any(not _negated(text, m.start()) for m in rule.pattern.finditer(text))
+
+
+def _signal_rules(signals: Signals) -> list[tuple[str, str]]:
+    fired = []
+    if signals.recent_complaints_30d >= RECURRING_THRESHOLD:
+        fired.append(("recurring_customer", "high"))
+    if signals.category_spike:
+        fired.append(("category_spike", "high"))
+    return fired
+
+
+def apply_rules(text: str, severity: str, signals: Signals | None = None) -> RuleOutcome:
+    """Raise ``severity`` for every rule that fires on ``text`` or ``signals``."""
+    hits = [(r.name, r.floor) for r in TEXT_RULES if _fires(r, text)]
+    hits += _signal_rules(signals or Signals())
+    names: list[str] = []
+    for name, floor in hits:
+        severity = max_severity(severity, floor)
+        if name not in names:
+            names.append(name)
+    return RuleOutcome(severity, tuple(names))
