@@ -43,7 +43,7 @@ def build_services(settings: Settings, engine: Engine,
         raise StorageError("the database has no installation key; run: ingestd db upgrade")
     composer = Composer(settings.templates, settings.smtp.from_, key)
     return Services(settings=settings, factory=factory, composer=composer,
-                    model=ModelHolder(settings.triage.model),
+                    model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
                     calendar=BusinessCalendar.from_config(settings.calendar), clock=clock)
 
 

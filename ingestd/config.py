@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ingestd.errors import ConfigError
 from ingestd.procedure import CalendarConfig, SlaPolicy
+from ingestd.procedure.recurring import SpikePolicy
 
 CONFIG_ENV = "INGESTD_CONFIG"
 DATABASE_ENV = "INGESTD_DATABASE_URL"
@@ -158,6 +159,7 @@ class Settings(Section):
     cases: CasesConfig = CasesConfig()
     triage: TriageConfig = TriageConfig()
     sla: SlaPolicy = SlaPolicy()
+    recurring: SpikePolicy = SpikePolicy()
     calendar: CalendarConfig = CalendarConfig()
     daemon: DaemonConfig = DaemonConfig()
     retention: RetentionConfig = RetentionConfig()

@@ -70,13 +70,13 @@ def drain_maildir(services: Services, source: MaildirSource, report: DrainReport
 
 def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
     with transaction(services.factory) as session:
-        return store(session, deliveries)
+        return store(session, deliveries, services.clock())
 
 
 def _commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> StoreResult:
     """Raw bytes and the folder's new last UID in one transaction: never one without the other."""
     with transaction(services.factory) as session:
-        result = store(session, batch.deliveries)
+        result = store(session, batch.deliveries, services.clock())
         session.execute(update(FolderState).where(
             FolderState.mailbox == mailbox, FolderState.folder == batch.folder).values(
             last_uid=batch.last_uid, uidvalidity=batch.uidvalidity,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,14 +38,14 @@ class StoreResult:
     already_seen: int = 0
 
 
-def store(session: Session, deliveries: Iterable[Delivery]) -> StoreResult:
-    """Add deliveries as raw messages; the caller commits (with its source state)."""
+def store(session: Session, deliveries: Iterable[Delivery], now: datetime) -> StoreResult:
+    """Add deliveries as raw messages received `now`; the caller commits (with its source state)."""
     result = StoreResult()
     for delivery in deliveries:
         if _seen_location(session, delivery):
             result.already_seen += 1
             continue
-        row = _raw_row(delivery)
+        row = _raw_row(delivery, now)
         session.add(row)
         session.flush()
         if insert_ignore(session, MessageKey.__table__,  # type: ignore[arg-type]
@@ -65,12 +66,12 @@ def _seen_location(session: Session, delivery: Delivery) -> bool:
     return found is not None
 
 
-def _raw_row(delivery: Delivery) -> RawMessage:
+def _raw_row(delivery: Delivery, now: datetime) -> RawMessage:
     return RawMessage(
         source=delivery.source, folder=delivery.folder, uidvalidity=delivery.uidvalidity,
         uid=delivery.uid, dedup_key=dedup_key(delivery.raw), size=len(delivery.raw),
         message_id=message_id_of(delivery.raw),
-        raw=delivery.raw, received_at=utcnow(), state="pending")
+        raw=delivery.raw, received_at=now, state="pending")
 
 
 def _mark_duplicate(session: Session, row: RawMessage) -> None:

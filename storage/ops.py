@@ -13,8 +13,10 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     """INSERT unless a unique key already holds the row; True when the row was inserted."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    result = session.execute(module.insert(table).values(**values).on_conflict_do_nothing())
-    return bool(getattr(result, "rowcount", 0) == 1)
+    statement = module.insert(table).values(**values).on_conflict_do_nothing()
+    # rowcount is not reliable here (psycopg 3 reports -1); RETURNING says it for sure.
+    inserted = session.execute(statement.returning(*table.primary_key.columns)).first()
+    return inserted is not None
 
 
 def lock_clause(session: Session) -> dict[str, bool]:

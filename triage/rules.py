@@ -103,8 +103,9 @@ _BREACH = _rx(
     r"leaked (?:my |our |the )?(?:personal )?(?:data|details|information|passwords?)",
     r"someone else'?s (?:data|details|account|order|address|invoice|bank|personal)",
     r"(?:another|a different) customer'?s (?:data|details|name|address|orders?|account|info)",
-    r"other customers'? (?:personal |private )?(?:data|details|names|orders|information)", r"to (?:a )?(?:different|another|the wrong) "
-    r"customer", r"identity theft", r"unauthori[sz]ed access",
+    r"other customers'? (?:personal |private )?(?:data|details|names|orders|information)",
+    r"to (?:a )?(?:different|another|the wrong) customer", r"identity theft",
+    r"unauthori[sz]ed access",
     r"datenleck", r"datenpanne", r"gehackt", r"daten (?:eines|einer) anderen", r"fremde daten",
     r"pirat[ée]", r"fuite de donn[ée]es", r"donn[ée]es d'un autre", r"hackead[oa]",
     r"filtraci[óo]n", r"datos de otro",
@@ -115,7 +116,8 @@ _OUTAGE = _rx(
     r"(?:completely|totally|entirely) down", r"nothing works for any",
     r"none of (?:our|your|the) (?:customers|users|clients|stores|shops) can",
     r"for all (?:of )?(?:our |your |the )?(?:customers|users|clients)",
-    r"ausfall", r"ausgefallen", r"panne (?:totale|g[ée]n[ée]rale)", r"ca[íi]da (?:total|del servicio)",
+    r"ausfall", r"ausgefallen", r"panne (?:totale|g[ée]n[ée]rale)",
+    r"ca[íi]da (?:total|del servicio)",
 )
 
 TEXT_RULES: tuple[Rule, ...] = (

@@ -69,9 +69,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ingestd.cli import cases, ops  # noqa: PLC0415
+    from ingestd.cli import agent, cases, ops, procedure_cmds, service_cmds  # noqa: PLC0415
 
-    for module in (ops, cases):
+    for module in (ops, cases, agent, procedure_cmds, service_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
     try:

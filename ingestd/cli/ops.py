@@ -31,6 +31,7 @@ def run(app: App, once: bool, as_json: bool) -> None:
     from ingestd.drain import drain_all, release_leases  # noqa: PLC0415
 
     services = app.services
+    services.model.get()  # a missing or unsafe model stops here, not in every message
     report = drain_all(services)
     sent = build_sender(services).deliver_pending()
     release_leases(services)

@@ -58,8 +58,12 @@ class Composer:
 
     def compose(self, kind: str, recipient: str, reference: str, context: dict[str, Any], *,
                 in_reply_to: str | None = None, references: tuple[str, ...] = (),
-                headers: dict[str, str] | None = None) -> Draft:
-        """Render template `kind` for `recipient` on the case `reference`."""
+                headers: dict[str, str] | None = None, automatic: bool = True) -> Draft:
+        """Render template `kind` for `recipient` on the case `reference`.
+
+        Automatic mail carries Auto-Submitted (RFC 3834) so robots do not answer it; a reply
+        written by an agent (`automatic=False`) is ordinary mail.
+        """
         subject, body = self._render_text(kind, {**context, "reference": reference})
         msg = EmailMessage(policy=SMTP)
         message_id = self.new_message_id(reference)
@@ -67,8 +71,9 @@ class Composer:
         msg["Subject"] = _tagged(subject, reference)
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{message_id}>"
-        msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail
+        if automatic:
+            msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
+            msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail
         if in_reply_to:
             msg["In-Reply-To"] = f"<{in_reply_to}>"
             msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to))

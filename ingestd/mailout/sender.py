@@ -145,6 +145,7 @@ class Sender:
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             if cfg.security == "starttls":
                 smtp.starttls(context=context)
+        smtp.ehlo_or_helo_if_needed()
         if cfg.username:
             smtp.login(cfg.username, cfg.secret() or "")
         self._smtp = smtp

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from ingestd import workflow
 from ingestd.message import parse_bytes
 from ingestd.pipeline.context import Context, Stop
-from ingestd.pipeline.loops import HOUR, is_bounce, over_rate_limit, suppression_reason
+from ingestd.pipeline.loops import (
+    HOUR,
+    is_auto_reply,
+    is_bounce,
+    over_rate_limit,
+    suppression_reason,
+)
 from storage import Outbox, Suppression
 
 _ANY_MESSAGE_ID = re.compile(rb"<([^<>\s]+@[^<>\s]+)>")
@@ -50,6 +56,15 @@ def _record_bounce(ctx: Context) -> str:
     return "bounce_unmatched"
 
 
+def drop_stray_auto_replies(ctx: Context) -> None:
+    """Step: an out-of-office answer to no case of ours opens no case (it is kept, not lost)."""
+    if ctx.case is None and is_auto_reply(ctx.parsed):
+        ctx.session.add(Suppression(raw_message_id=ctx.raw.id, sender=ctx.parsed.sender_address,
+                                    reason=ctx.suppressed or "auto-reply",
+                                    at=ctx.services.clock()))
+        raise Stop("auto_reply_ignored")
+
+
 def acknowledge(ctx: Context) -> None:
     """Step: queue the acknowledgment (or record why not) and the team notification."""
     case = ctx.case
@@ -65,7 +80,7 @@ def acknowledge(ctx: Context) -> None:
             in_reply_to=ctx.parsed.message_id, references=ctx.parsed.references)
         workflow.enqueue(ctx.session, draft, case, key=f"ack:{case.id}", at=now, to_customer=True)
     else:
-        ctx.session.add(Suppression(raw_message_id=ctx.raw.id, case=case,
+        ctx.session.add(Suppression(raw_message_id=ctx.raw.id, case_id=case.id,
                                     sender=ctx.parsed.sender_address, reason=reason, at=now))
         ctx.outcome = "new_case_ack_suppressed"
     _notify_team(ctx, view)

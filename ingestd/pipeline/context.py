@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd.config import Settings
+from ingestd.errors import ConfigError
 from ingestd.mailout import Composer
 from ingestd.message import ParsedMessage
 from ingestd.procedure import BusinessCalendar
@@ -32,8 +33,9 @@ class Stop(Exception):  # noqa: N818  (control flow, like Mailman's Discard, not
 class ModelHolder:
     """The classifier in service; swapped whole when a new model is promoted."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, review_threshold: float = 0.5) -> None:
         self.path = path
+        self.review_threshold = review_threshold
         self._lock = threading.Lock()
         self._model: Classifier | None = None
         self._mtime = 0.0
@@ -56,8 +58,11 @@ class ModelHolder:
     def _load(self) -> None:
         from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only when needed)
 
+        if not self.path.is_file():
+            raise ConfigError(f"no triage model at {self.path}; set [triage] model or train "
+                              "one with: ingestd train --promote")
         self._mtime = self.path.stat().st_mtime
-        self._model = Classifier.load(self.path)
+        self._model = Classifier.load(self.path, review_threshold=self.review_threshold)
 
 
 @dataclass

@@ -35,6 +35,13 @@ def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) ->
     return next((reason for hit, reason in checks if hit), None)
 
 
+def is_auto_reply(parsed: ParsedMessage) -> bool:
+    """An out-of-office or vacation answer (RFC 3834 and the common vendor headers)."""
+    headers = parsed.headers
+    auto = headers.get("auto-submitted", "").split(";")[0].strip().lower()
+    return auto == "auto-replied" or "x-autoreply" in headers or "x-autorespond" in headers
+
+
 def is_bounce(parsed: ParsedMessage) -> bool:
     sender = parsed.sender_address or ""
     return parsed.content_type == "multipart/report" or bool(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -9,6 +10,8 @@ from sqlalchemy import func, select
 from ingestd import workflow
 from ingestd.pipeline.context import Context
 from ingestd.procedure import compute_deadlines
+from ingestd.procedure.recurring import category_spike
+from ingestd.procedure.followup_mail import confirms_solution
 from storage import Case, CaseMessage, Participant
 
 RECURRING_WINDOW = timedelta(days=30)
@@ -36,7 +39,8 @@ def _closed_too_long(ctx: Context, case: Case) -> bool:
 def _append(ctx: Context, case: Case) -> None:
     ctx.outcome = "reply"
     ctx.session.add(_case_message(ctx, case))
-    if case.status in {"resolved", "closed"}:
+    answered = confirms_solution(case, ctx.parsed.reply_text)  # "solved, 5": stays resolved
+    if case.status in {"resolved", "closed"} and not answered:
         workflow.set_status(ctx.session, case, "investigating", actor=ctx.parsed.sender_address
                             or "customer", at=ctx.services.clock(), note="reopened by reply")
         ctx.outcome = "reply_reopened"
@@ -87,8 +91,13 @@ def triage(ctx: Context) -> None:
     from triage import Signals  # noqa: PLC0415  (scikit-learn loads only when needed)
 
     case, parsed = ctx.case, ctx.parsed
+    model = ctx.services.model.get()
     signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
-    result = ctx.services.model.get().classify(parsed.subject, parsed.reply_text, signals)
+    result = model.classify(parsed.subject, parsed.reply_text, signals)
+    if category_spike(ctx.session, result.category, ctx.services.clock(),
+                      ctx.services.settings.recurring):
+        signals = replace(signals, category_spike=True)
+        result = model.classify(parsed.subject, parsed.reply_text, signals)
     ctx.triage = result
     case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
     case.confidence, case.needs_review = result.confidence, result.needs_review

@@ -11,7 +11,8 @@ PROBLEMS: Final[dict[str, tuple[str, ...]]] = {
         "I was charged twice for order {order}. Two identical payments of {amount} left my "
         "account on {date}.",
         "Your invoice {invoice} says {amount} but the price shown on your website was lower.",
-        "I cancelled my subscription on {date} and you still took {amount} from my card this month.",
+        "I cancelled my subscription on {date} and you still took {amount} from my card this "
+        "month.",
         "The refund of {amount} you promised {days} days ago has still not reached my card.",
         "There is a direct debit of {amount} on my bank statement that I never authorised.",
         "I was billed for the premium plan although I downgraded to basic weeks ago.",
@@ -265,7 +266,8 @@ SUBJECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "service_outage": (
         "Website down", "Service not working", "App crashing", "No internet",
-        "Is the service down?", "Cannot connect", "Error 503", "Portal unavailable", "Service interruption",
+        "Is the service down?", "Cannot connect", "Error 503", "Portal unavailable",
+        "Service interruption",
     ),
     "account_access": (
         "Can't log in", "Account locked", "Password reset not working", "Login problem",

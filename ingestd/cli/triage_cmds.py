@@ -1,0 +1,213 @@
+"""Triage commands: ``classify``, ``train`` and ``evaluate``.
+
+``register(group)`` adds them to the main ``ingestd`` click group. Training itself lives in
+``triage.run.run_training`` so other callers (the case store's labelled history) reuse it.
+"""
+
+import json
+import re
+import sys
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import click
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL = MODELS_DIR / "current.skops"
+_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_to_text(html: str) -> str:
+    """Crude tag stripping for HTML-only mail (the real parser replaces this)."""
+    text = _TAG.sub(" ", re.sub(r"<br\s*/?>|</p>", "\n", html, flags=re.IGNORECASE))
+    return re.sub(r"[ \t]+", " ", unescape(text)).strip()
+
+
+def _subject_and_text(raw: bytes) -> tuple[str, str]:
+    """Subject and plain-text body of an RFC 5322 message."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    subject = str(message.get("subject", "") or "")
+    if not isinstance(message, EmailMessage):
+        return subject, ""
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return subject, ""
+    content = part.get_content()
+    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
+    if part.get_content_type() == "text/html":
+        text = _html_to_text(text)
+    return subject, text.replace("\r\n", "\n")
+
+
+def _load_classifier(model: Path) -> Any:
+    from triage import Classifier  # noqa: PLC0415  # keep `ingestd --help` fast (no sklearn)
+
+    try:
+        return Classifier.load(model)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        return
+    flag = "ESCALATE" if result.escalate else "normal"
+    click.echo(f"category:   {result.category} (confidence {result.confidence:.2f})")
+    click.echo(f"severity:   {result.severity} [{flag}]")
+    if result.needs_review:
+        click.echo("review:     confidence is low, a person should check the labels")
+    click.echo(f"model:      {result.model_version}")
+    for reason in result.reasons:
+        click.echo(f"  - {reason}")
+
+
+@click.command("classify")
+@click.argument("file", type=click.File("rb"))
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+              show_default="models/current.skops", help="Model file to use.")
+def classify_cmd(file: Any, as_json: bool, model: Path) -> None:
+    """Triage one .eml message (FILE, or - for standard input)."""
+    subject, text = _subject_and_text(file.read())
+    _print_result(_load_classifier(model).classify(subject, text), as_json)
+
+
+def _columns(value: str | None) -> tuple[str, ...] | None:
+    return tuple(c.strip() for c in value.split(",") if c.strip()) if value else None
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    cand = report.candidate
+    current = cand.current_evaluation
+
+    def f1(evaluation: Any, task: str) -> float | None:
+        metrics = getattr(evaluation, task) if evaluation else None
+        return round(metrics.macro_f1, 4) if metrics else None
+
+    return {
+        "candidate_version": cand.classifier.version,
+        "trained_tasks": list(cand.trained_tasks),
+        "train_size": cand.train_size, "heldout_size": cand.heldout_size,
+        "candidate": {"category_macro_f1": f1(cand.evaluation, "category"),
+                      "severity_macro_f1": f1(cand.evaluation, "severity"),
+                      "escalation_recall": cand.evaluation.escalation_recall},
+        "current": None if current is None else {
+            "version": current.model_version,
+            "category_macro_f1": f1(current, "category"),
+            "severity_macro_f1": f1(current, "severity"),
+            "escalation_recall": current.escalation_recall},
+        "better": report.decision.better, "reason": report.decision.reason,
+        "promoted": report.promoted, "candidate_dir": str(report.candidate_dir),
+        "current_path": str(report.current_path),
+    }
+
+
+def _print_training(data: dict[str, Any]) -> None:
+    cand, cur = data["candidate"], data["current"]
+    click.echo(f"candidate {data['candidate_version']}: trained {', '.join(data['trained_tasks'])}"
+               f" on {data['train_size']}, held-out {data['heldout_size']}")
+    click.echo(f"  category macro-F1 {cand['category_macro_f1']}, severity macro-F1 "
+               f"{cand['severity_macro_f1']}, escalation recall {cand['escalation_recall']}")
+    if cur:
+        click.echo(f"current {cur['version']}: category macro-F1 {cur['category_macro_f1']}, "
+                   f"severity macro-F1 {cur['severity_macro_f1']}")
+    verdict = "promoted" if data["promoted"] else "not promoted"
+    click.echo(f"{verdict}: {data['reason']}")
+    click.echo(f"candidate written to {data['candidate_dir']}")
+    if data["promoted"]:
+        click.echo(f"current model is now {data['current_path']}")
+
+
+@click.command("train")
+@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV or JSONL with labelled text (default: the shipped corpus).")
+@click.option("--text-columns", help="Comma-separated text columns [subject,body].")
+@click.option("--label-column", help="Category label column [category].")
+@click.option("--severity-column", help="Severity label column [severity]; 'none' for none.")
+@click.option("--promote", is_flag=True, help="Make the candidate current if it is better.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=MODELS_DIR, show_default="models/", help="Where models live.")
+def train_cmd(*, from_file: Path | None, text_columns: str | None, label_column: str | None,
+              severity_column: str | None, promote: bool, no_progress: bool, as_json: bool,
+              models_dir: Path) -> None:
+    """Train a candidate model, compare it with the current one, optionally promote it."""
+    from triage.run import FileSpec, run_training  # noqa: PLC0415  # sklearn only when needed
+
+    spec = None
+    if from_file is not None:
+        spec = FileSpec(from_file, _columns(text_columns) or ("subject", "body"),
+                        label_column or "category", _severity(severity_column, label_column))
+    try:
+        report = run_training(from_file=spec, models_dir=models_dir, promote_if_better=promote,
+                              progress=not no_progress)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    data = _report_dict(report)
+    click.echo(json.dumps(data, indent=2)) if as_json else _print_training(data)
+
+
+def _severity(severity_column: str | None, label_column: str | None) -> str | None:
+    """Severity column: as given; none when only a category label column is named."""
+    if severity_column is not None:
+        return None if severity_column.lower() == "none" else severity_column
+    return None if label_column else "severity"
+
+
+@click.command("evaluate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+              show_default="models/current.skops", help="Model file to evaluate.")
+@click.option("--text-columns", help="Comma-separated text columns [subject,body].")
+@click.option("--label-column", default="category", show_default=True)
+@click.option("--severity-column", default="severity", show_default=True)
+def evaluate_cmd(*, file: Path, as_json: bool, model: Path, text_columns: str | None,
+                 label_column: str, severity_column: str) -> None:
+    """Score a model on a labelled CSV/JSONL file."""
+    from triage.evaluate import evaluate  # noqa: PLC0415
+    from triage.records import load_records  # noqa: PLC0415
+
+    try:
+        records = load_records(file, _columns(text_columns) or ("subject", "body"),
+                               label_column, severity_column)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    evaluation = evaluate(_load_classifier(model), records)
+    if as_json:
+        click.echo(json.dumps(evaluation.as_dict(), indent=2))
+        return
+    _print_evaluation(evaluation)
+
+
+def _print_evaluation(evaluation: Any) -> None:
+    click.echo(f"model {evaluation.model_version} on {evaluation.size} records")
+    for task in ("category", "severity"):
+        metrics = getattr(evaluation, task)
+        if metrics is None:
+            continue
+        click.echo(f"{task}: macro-F1 {metrics.macro_f1:.3f}, accuracy {metrics.accuracy:.3f}")
+        for label, m in metrics.per_class.items():
+            click.echo(f"  {label:<17} precision {m.precision:.3f}  recall {m.recall:.3f}"
+                       f"  (n={m.support})")
+    if evaluation.escalation_recall is not None:
+        click.echo(f"escalation recall: {evaluation.escalation_recall:.3f}")
+
+
+def register(group: click.Group) -> None:
+    """Add the triage commands to ``group``."""
+    for command in (classify_cmd, train_cmd, evaluate_cmd):
+        group.add_command(command)
+
+
+def main() -> None:  # pragma: no cover - convenience entry point until ingestd.cli exists
+    """Run the triage commands on their own."""
+    group = click.Group("ingestd-triage")
+    register(group)
+    group(prog_name="ingestd", args=sys.argv[1:])

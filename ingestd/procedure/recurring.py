@@ -1,0 +1,65 @@
+"""Recurring complaints: a customer who keeps writing, and a category that suddenly swells.
+
+The seeds send "serious, complex or recurring" complaints to senior management (level 3).
+A customer's third complaint in 30 days is marked by the triage rules (`recurring_customer`,
+fed by the pipeline's count); a category spike is decided here and handed to triage as
+`Signals.category_spike` (rule `category_spike`). Either makes the case `senior`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage import Case
+
+SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
+SENIOR_FLAGS = ("recurring", "category_spike", "senior")
+
+
+class SpikePolicy(BaseModel):
+    """When a category counts as spiking: the `[recurring]` section (suggested) of config.toml.
+
+    A spike is more than `min_cases` cases of one category in the last `window_hours`, and
+    more than `factor` times the average of the same-length windows over the `baseline_days`
+    before it. The floor keeps a quiet category (baseline 0.1) from spiking on two mails.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_hours: Annotated[float, Field(gt=0)] = 24
+    baseline_days: Annotated[float, Field(gt=0)] = 28
+    factor: Annotated[float, Field(ge=1)] = 3.0
+    min_cases: Annotated[int, Field(ge=1)] = 10
+
+
+def category_spike(session: Session, category: str | None, now: datetime,
+                   policy: SpikePolicy | None = None) -> bool:
+    """True when `category` has unusually many cases in the window ending at `now`."""
+    if not category:
+        return False
+    policy = policy or SpikePolicy()
+    window = timedelta(hours=policy.window_hours)
+    start, baseline_start = now - window, now - window - timedelta(days=policy.baseline_days)
+    recent = _count(session, category, start, now)
+    if recent <= policy.min_cases:
+        return False
+    windows = timedelta(days=policy.baseline_days) / window
+    baseline = _count(session, category, baseline_start, start) / windows
+    return recent > policy.factor * baseline
+
+
+def _count(session: Session, category: str, start: datetime, end: datetime) -> int:
+    return int(session.scalar(select(func.count(Case.id)).where(
+        Case.category == category, Case.received_at >= start, Case.received_at < end)) or 0)
+
+
+def is_senior(case: Case) -> bool:
+    """Recurring (third complaint in 30 days), part of a spike, or marked senior by hand."""
+    reasons = (case.triage or {}).get("reasons", [])
+    return any(r in SENIOR_REASONS for r in reasons) or any(
+        f in SENIOR_FLAGS for f in case.flags or [])

@@ -1,0 +1,211 @@
+"""The monthly complaint review (seeds: "review and analyze complaint trends monthly").
+
+The report covers the cases *received* in the month (a cohort): what came in, how fast it
+was acknowledged and resolved, which deadlines were missed, how far cases were escalated,
+what customers said in the follow-up, and what keeps coming back.
+
+Definitions, so the numbers can be checked by hand:
+- times are hours from received_at; median is the usual median (mean of the middle two),
+  p90 is the nearest-rank 90th percentile (the ceil(0.9 n)-th smallest value);
+- a breach is a step done after its deadline, or not done and overdue at `as_of`;
+- escalations count escalation events of the cohort by the level reached;
+- response rate = answered follow-ups / follow-ups sent (answered: a score or solved/not);
+- recurring: customers and order numbers with two or more cases in the month, and the most
+  frequent category + subject keyword pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingestd.errors import IngestdError
+from ingestd.procedure.deadlines import STEPS, Deadlines, breaches
+from ingestd.procedure.recurring import is_senior
+from storage import Case, Event
+
+TOP = 10
+_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+_STOP = frozenset((
+    "this", "that", "with", "from", "have", "your", "about", "what", "when", "there", "their",
+    "they", "been", "were", "would", "could", "should", "please", "order", "still", "again",
+    "very", "just", "will", "into", "over", "than", "then", "them", "only", "also", "dear",
+    "hello", "regards", "thanks", "thank", "help", "need", "complaint", "issue", "problem"))
+
+
+@dataclass
+class Timing:
+    count: int = 0
+    median_hours: float | None = None
+    p90_hours: float | None = None
+
+
+@dataclass
+class MonthlyReport:
+    month: str
+    as_of: str
+    total: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+    by_severity: dict[str, int] = field(default_factory=dict)
+    acknowledge: Timing = field(default_factory=Timing)
+    resolve: Timing = field(default_factory=Timing)
+    breaches: dict[str, int] = field(default_factory=dict)
+    escalations: dict[str, int] = field(default_factory=dict)
+    followups_sent: int = 0
+    followups_answered: int = 0
+    response_rate: float | None = None
+    satisfaction_average: float | None = None
+    satisfaction_scores: dict[str, int] = field(default_factory=dict)
+    solved_confirmed: int = 0
+    not_solved: int = 0
+    recurring_flagged: int = 0
+    recurring_customers: list[dict[str, Any]] = field(default_factory=list)
+    recurring_orders: list[dict[str, Any]] = field(default_factory=list)
+    top_issues: list[dict[str, Any]] = field(default_factory=list)
+    root_causes: list[dict[str, Any]] = field(default_factory=list)
+    hours_to_resolve: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("hours_to_resolve")
+        return data
+
+
+def parse_month(text: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of month `YYYY-MM` in UTC; the previous month when not given."""
+    if text is None:
+        year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+    else:
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise IngestdError(f"--month {text!r}: use YYYY-MM, e.g. 2026-11")
+        year, month = int(match.group(1)), int(match.group(2))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def monthly_report(session: Session, start: datetime, end: datetime,
+                   as_of: datetime) -> MonthlyReport:
+    """Compute the report for cases received in [start, end)."""
+    cases = list(session.scalars(select(Case).where(
+        Case.received_at >= start, Case.received_at < end).order_by(Case.id)))
+    report = MonthlyReport(month=start.strftime("%Y-%m"), as_of=as_of.isoformat(),
+                           total=len(cases))
+    report.by_category = _count(c.category or "unknown" for c in cases)
+    report.by_severity = _count(c.severity or "unknown" for c in cases)
+    report.acknowledge = _timing([_hours(c.received_at, c.acknowledged_at) for c in cases])
+    report.hours_to_resolve = sorted(
+        h for c in cases if (h := _hours(c.received_at, c.resolved_at)) is not None)
+    report.resolve = _timing(report.hours_to_resolve)
+    report.breaches = _breaches(cases, as_of)
+    report.escalations = _escalations(session, [c.id for c in cases])
+    _satisfaction(report, cases)
+    _recurring(report, cases)
+    return report
+
+
+def _count(values: Any) -> dict[str, int]:
+    return dict(Counter(values).most_common())
+
+
+def _hours(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else round((end - start).total_seconds() / 3600, 2)
+
+
+def _timing(values: Sequence[float | None]) -> Timing:
+    done = sorted(v for v in values if v is not None)
+    if not done:
+        return Timing()
+    p90 = done[math.ceil(0.9 * len(done)) - 1]
+    return Timing(count=len(done), median_hours=round(statistics.median(done), 2),
+                  p90_hours=p90)
+
+
+def _breaches(cases: list[Case], as_of: datetime) -> dict[str, int]:
+    counts = dict.fromkeys(STEPS, 0)
+    for c in cases:
+        if c.acknowledge_due and c.investigate_due and c.resolve_due:
+            deadlines = Deadlines(c.acknowledge_due, c.investigate_due, c.resolve_due)
+            for step in breaches(deadlines, c.acknowledged_at, c.assigned_at, c.resolved_at,
+                                 as_of):
+                counts[step] += 1
+    return counts
+
+
+def _escalations(session: Session, case_ids: list[int]) -> dict[str, int]:
+    levels = session.scalars(select(Event.new).where(
+        Event.kind == "escalation", Event.case_id.in_(case_ids)))
+    counts = Counter(str(level) for level in levels)
+    return {str(level): counts.get(str(level), 0) for level in (1, 2, 3)}
+
+
+def _satisfaction(report: MonthlyReport, cases: list[Case]) -> None:
+    sent = [c for c in cases if c.followup_sent_at is not None]
+    answered = [c for c in sent if c.satisfaction is not None or c.solved_confirmed is not None]
+    scores = [c.satisfaction for c in sent if c.satisfaction is not None]
+    report.followups_sent, report.followups_answered = len(sent), len(answered)
+    report.response_rate = round(len(answered) / len(sent), 4) if sent else None
+    report.satisfaction_average = round(statistics.mean(scores), 2) if scores else None
+    report.satisfaction_scores = {str(s): scores.count(s) for s in range(1, 6)}
+    report.solved_confirmed = sum(1 for c in sent if c.solved_confirmed is True)
+    report.not_solved = sum(1 for c in sent if c.solved_confirmed is False)
+
+
+def _recurring(report: MonthlyReport, cases: list[Case]) -> None:
+    report.recurring_flagged = sum(1 for c in cases if is_senior(c))
+    customers = Counter(c.customer_address for c in cases if c.customer_address)
+    report.recurring_customers = [{"customer": a, "cases": n}
+                                  for a, n in customers.most_common(TOP) if n >= 2]
+    orders = Counter(o for c in cases for o in set(c.order_numbers or []))
+    report.recurring_orders = [{"order": o, "cases": n} for o, n in orders.most_common(TOP)
+                               if n >= 2]
+    pairs = Counter((c.category or "unknown", w) for c in cases for w in _keywords(c.subject))
+    report.top_issues = [{"category": cat, "keyword": w, "cases": n}
+                         for (cat, w), n in pairs.most_common(TOP) if n >= 2]
+    causes = Counter((c.corrective_action or {}).get("root_cause") for c in cases)
+    report.root_causes = [{"root_cause": r, "cases": n} for r, n in causes.most_common(TOP) if r]
+
+
+def _keywords(subject: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(subject or "")) if w not in _STOP}
+
+
+def render_text(report: MonthlyReport) -> str:
+    """The report as plain text for people."""
+    def rows(title: str, data: dict[str, Any]) -> list[str]:
+        return [title, *(f"  {k:<24}{v}" for k, v in data.items())]
+
+    def timing(name: str, t: Timing) -> str:
+        return (f"  {name:<24}median {t.median_hours} h, p90 {t.p90_hours} h "
+                f"({t.count} cases)")
+
+    lines = [f"Complaints received in {report.month} (as of {report.as_of}): {report.total}",
+             *rows("By category:", report.by_category),
+             *rows("By severity:", report.by_severity),
+             "Time to:", timing("acknowledge", report.acknowledge),
+             timing("resolve", report.resolve),
+             *rows("SLA breaches by step:", report.breaches),
+             *rows("Escalations by level:", report.escalations),
+             f"Follow-ups: {report.followups_sent} sent, {report.followups_answered} answered "
+             f"(response rate {report.response_rate}), average satisfaction "
+             f"{report.satisfaction_average}, solved {report.solved_confirmed}, "
+             f"not solved {report.not_solved}",
+             f"Recurring or spike cases flagged: {report.recurring_flagged}"]
+    for title, items in (("Customers with repeat complaints:", report.recurring_customers),
+                         ("Orders with repeat complaints:", report.recurring_orders),
+                         ("Top recurring issues:", report.top_issues),
+                         ("Root causes:", report.root_causes)):
+        lines.append(title)
+        lines += [f"  {', '.join(f'{k}={v}' for k, v in item.items())}" for item in items] \
+            or ["  (none)"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,268 @@
+"""Acknowledgments, threading and loop protection against Dovecot and a real SMTP sink."""
+
+from __future__ import annotations
+
+import threading
+from email.header import decode_header, make_header
+from email.utils import parseaddr
+
+from sqlalchemy import func, select
+
+from storage import Case, CaseMessage, Outbox, Suppression
+from tests.support import ConfigSpec, Ingestd, MailboxSpec, complaint, mail, write_config
+
+
+def _setup(tmp_path, dovecot, smtp_sink, db_url=None, *, extra=""):
+    account = dovecot.new_user()
+    url = db_url or f"sqlite:///{tmp_path}/db.sqlite3"
+    spec = ConfigSpec(url, [MailboxSpec(account)], smtp_port=smtp_sink.port, extra=extra)
+    app = Ingestd(write_config(tmp_path, spec))
+    return account, app
+
+
+def _acks(sink, to=None):
+    return [m for m in sink.messages if m.message["Auto-Submitted"] == "auto-replied"
+            and (to is None or to in m.rcpt_tos)]
+
+
+def _case_of(app, address):
+    with app.services.factory() as session:
+        return session.scalars(select(Case).where(Case.customer_address == address)).all()
+
+
+def test_new_complaint_gets_exactly_one_acknowledgment_with_the_right_headers(
+        db_url, tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink, db_url)
+    original = complaint(1, message_id="<c1@customer.example>")
+    dovecot.append(account, [original])
+    app.run_once()
+    app.run_once()
+
+    acks = _acks(smtp_sink)
+    assert len(acks) == 1
+    ack = acks[0].message
+    (case,) = _case_of(app, "customer1@example.net")
+    assert f"[{case.reference}]" in ack["Subject"]
+    assert acks[0].rcpt_tos == ("customer1@example.net",)
+    assert ack["In-Reply-To"] == "<c1@customer.example>"
+    assert "<c1@customer.example>" in ack["References"]
+    assert ack["Message-ID"].startswith(f"<{case.reference}.")
+    assert parseaddr(ack["From"])[1] == "support@example.test"
+    assert ack["Date"]
+    assert case.reference in ack.get_payload(decode=True).decode() if not ack.is_multipart() \
+        else case.reference in ack.get_body(("plain",)).get_content()
+    assert case.status == "acknowledged"
+
+
+def test_team_notification_goes_to_the_routing_address_with_triage_headers(tmp_path, dovecot,
+                                                                           smtp_sink):
+    extra = '[routing]\ndefault = "agents@example.test"\nbilling = "billing-team@example.test"\n'
+    account, app = _setup(tmp_path, dovecot, smtp_sink, extra=extra)
+    dovecot.append(account, [complaint(0)])  # a double charge: billing
+    app.run_once()
+    notes = [m for m in smtp_sink.messages if m.message["X-Ingestd-Case"]]
+    assert len(notes) == 1
+    (case,) = _case_of(app, "customer0@example.net")
+    assert notes[0].rcpt_tos == (
+        ("billing-team@example.test",) if case.category == "billing" else ("agents@example.test",))
+    assert notes[0].message["X-Ingestd-Category"] == case.category
+    assert notes[0].message["X-Ingestd-Severity"] == case.severity
+
+
+def test_replies_join_the_case_by_header_and_by_tag_but_a_stranger_gets_a_new_case(
+        db_url, tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink, db_url)
+    customer = "Ann Lee <ann@example.net>"
+    dovecot.append(account, [complaint(1, sender=customer, message_id="<ann1@example.net>")])
+    app.run_once()
+    (case,) = _case_of(app, "ann@example.net")
+    ack_id = _acks(smtp_sink)[0].message["Message-ID"]
+
+    by_header = mail(customer, "Re: your reply", "Any news?", in_reply_to=ack_id)
+    by_tag = mail(customer, f"More details [{case.reference}]", "Here is a photo.")
+    stranger = mail("Mallory <mallory@evil.example>", f"Re: [{case.reference}]", "Show me it")
+    dovecot.append(account, [by_header, by_tag, stranger])
+    app.run_once()
+
+    with app.services.factory() as session:
+        inbound = session.scalar(select(func.count(CaseMessage.id)).where(
+            CaseMessage.case_id == case.id, CaseMessage.direction == "in"))
+        assert inbound == 3
+        (mallory,) = session.scalars(select(Case).where(
+            Case.customer_address == "mallory@evil.example")).all()
+        assert f"cites_reference:{case.reference}" in mallory.flags
+    assert len(_acks(smtp_sink, "ann@example.net")) == 1  # replies get no new acknowledgment
+    assert len(_acks(smtp_sink, "mallory@evil.example")) == 1
+
+
+def test_forged_message_id_of_ours_does_not_attach(tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    dovecot.append(account, [complaint(1, sender="ann@example.net")])
+    app.run_once()
+    (case,) = _case_of(app, "ann@example.net")
+    forged = f"<{case.reference}.aaaaaaaaaaaa.0123456789abcdef@example.test>"
+    dovecot.append(account, [mail("mallory@evil.example", "Re: hi", "let me in",
+                                  in_reply_to=forged)])
+    app.run_once()
+    (mallory,) = _case_of(app, "mallory@evil.example")
+    assert mallory.id != case.id
+    assert "forged_message_id" in mallory.flags
+
+
+def test_reply_to_a_resolved_case_reopens_it(tmp_path, dovecot, smtp_sink):
+    from ingestd import workflow
+
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    dovecot.append(account, [complaint(1, sender="ann@example.net")])
+    app.run_once()
+    with app.services.factory() as session, session.begin():
+        case = session.scalars(select(Case)).one()
+        workflow.set_status(session, case, "resolved", actor="agent", at=app.services.clock())
+    dovecot.append(account, [mail("ann@example.net", f"Re: [{case.reference}]", "Still broken")])
+    app.run_once()
+    (case,) = _case_of(app, "ann@example.net")
+    assert case.status == "investigating"
+
+
+def test_out_of_office_robot_gets_nothing_back(tmp_path, dovecot, smtp_sink):
+    """A robot answers every mail it gets; without loop protection this never ends."""
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    answered: set[str] = set()
+
+    def robot() -> None:
+        for received in smtp_sink.messages:
+            msg = received.message
+            if msg["Message-ID"] in answered or "robot@example.net" not in received.rcpt_tos:
+                continue
+            answered.add(msg["Message-ID"])
+            dovecot.append(account, [mail("Robot <robot@example.net>", "Out of office: "
+                                          + msg["Subject"], "I am away until Monday.",
+                                          in_reply_to=msg["Message-ID"],
+                                          headers={"Auto-Submitted": "auto-replied"})])
+
+    dovecot.append(account, [complaint(1, sender="Robot <robot@example.net>")])
+    for _ in range(5):
+        app.run_once()
+        robot()
+
+    assert len(answered) == 1  # our one acknowledgment, answered once by the robot
+    assert len(_acks(smtp_sink, "robot@example.net")) == 1
+    (case,) = _case_of(app, "robot@example.net")
+    with app.services.factory() as session:
+        assert session.scalar(select(func.count(CaseMessage.id)).where(
+            CaseMessage.case_id == case.id, CaseMessage.direction == "in")) == 2
+
+
+def test_robot_and_list_mail_is_never_acknowledged_and_the_reason_is_recorded(
+        tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    robots = {
+        "auto@example.net": {"Auto-Submitted": "auto-generated"},
+        "bulk@example.net": {"Precedence": "bulk"},
+        "list@example.net": {"List-Id": "<deals.example.net>"},
+        "suppress@example.net": {"X-Auto-Response-Suppress": "All"},
+        "noreturn@example.net": {"Return-Path": "<>"},
+    }
+    dovecot.append(account, [mail(sender, "Hello", "Text", headers=headers)
+                             for sender, headers in robots.items()]
+                   + [mail(account.address, "Hello", "from ourselves"),
+                      mail("postmaster@example.net", "Undeliverable", "bounce")])
+    app.run_once()
+    assert _acks(smtp_sink) == []
+    with app.services.factory() as session:
+        reasons = dict(session.execute(select(Suppression.sender, Suppression.reason)).all())
+    assert reasons["auto@example.net"] == "Auto-Submitted: auto-generated"
+    assert reasons["bulk@example.net"] == "Precedence: bulk"
+    assert reasons["list@example.net"] == "mailing list"
+    assert reasons["suppress@example.net"] == "X-Auto-Response-Suppress"
+    assert reasons["noreturn@example.net"] == "empty return path"
+    assert reasons[account.address] == "our own address"
+
+
+def test_acknowledgments_per_sender_are_rate_limited(tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink,
+                          extra="[cases]\nacknowledgments_per_sender_per_hour = 2\n")
+    dovecot.append(account, [complaint(n, sender="busy@example.net") for n in range(4)])
+    app.run_once()
+    assert len(_acks(smtp_sink, "busy@example.net")) == 2
+    with app.services.factory() as session:
+        reasons = session.scalars(select(Suppression.reason)).all()
+    assert reasons == ["rate limit: 2 acknowledgments per hour"] * 2
+
+
+def test_bounce_of_our_acknowledgment_is_matched_to_its_outbox_row(tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    dovecot.append(account, [complaint(1, sender="gone@example.net")])
+    app.run_once()
+    ack_id = _acks(smtp_sink)[0].message["Message-ID"]
+    dsn = (b"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.test\r\n"
+           b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@mx.example.net>\r\n"
+           b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\nUser unknown\r\n"
+           b"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: " + ack_id.encode()
+           + b"\r\n--b--\r\n")
+    dovecot.append(account, [dsn])
+    app.run_once()
+    with app.services.factory() as session:
+        row = session.scalars(select(Outbox).where(Outbox.message_id == ack_id.strip("<>"))).one()
+        assert row.bounced_at is not None
+        assert session.scalar(select(func.count(Case.id))) == 1  # no case for the bounce
+
+
+def test_smtp_down_then_up_delivers_each_acknowledgment_once(tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    dovecot.append(account, [complaint(n) for n in range(5)])
+    smtp_sink.stop()
+    app.drain()
+    first = app.send()
+    assert first.sent == 0 and first.retried > 0
+    smtp_sink.start()
+    smtp_sink.refuse_next(2)  # and two temporary refusals on the way back
+    for _ in range(10):
+        app.send()
+    acks = _acks(smtp_sink)
+    assert sorted(a.rcpt_tos[0] for a in acks) == sorted(f"customer{n}@example.net" for n in range(5))
+    with app.services.factory() as session:
+        assert set(session.scalars(select(Outbox.state))) == {"sent"}
+
+
+def test_non_ascii_name_and_subject_round_trip(tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    subject = "Lieferung beschädigt – Bestellung Nr. 4711 ✓"
+    dovecot.append(account, [mail("Jürgen Müller <jm@example.de>", subject, "Karton zerdrückt.")])
+    app.run_once()
+    (case,) = _case_of(app, "jm@example.de")
+    assert case.subject == subject
+    assert case.customer_name == "Jürgen Müller"
+    (ack,) = _acks(smtp_sink)
+    decoded = str(make_header(decode_header(ack.message["Subject"])))
+    assert subject in decoded and f"[{case.reference}]" in decoded
+
+
+def test_one_mail_to_two_support_addresses_is_one_case(tmp_path, dovecot, smtp_sink):
+    first, second = dovecot.new_user("sales"), dovecot.new_user("help")
+    spec = ConfigSpec(f"sqlite:///{tmp_path}/db.sqlite3",
+                      [MailboxSpec(first, name="sales"), MailboxSpec(second, name="help")],
+                      smtp_port=smtp_sink.port)
+    app = Ingestd(write_config(tmp_path, spec))
+    both = complaint(3, to=first.address, cc=second.address)
+    dovecot.append(first, [both])
+    dovecot.append(second, [both])
+    app.run_once()
+    assert len(_case_of(app, "customer3@example.net")) == 1
+    assert len(_acks(smtp_sink)) == 1
+
+
+def test_concurrent_senders_never_send_a_row_twice(tmp_path, dovecot, smtp_sink, fresh_pg_url):
+    """Three senders on one PostgreSQL outbox share the rows (SKIP LOCKED)."""
+    account, app = _setup(tmp_path, dovecot, smtp_sink, fresh_pg_url)
+    dovecot.append(account, [complaint(n) for n in range(30)])
+    app.drain()
+    threads = [threading.Thread(target=app.send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    acks = _acks(smtp_sink)
+    assert len(acks) == 30
+    assert len({a.message["Message-ID"] for a in acks}) == 30

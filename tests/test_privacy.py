@@ -1,0 +1,142 @@
+"""A customer's data: export on request, erasure that keeps statistics, retention purge."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ingestd.privacy import erase, export, purge_expired
+from ingestd.procedure import actions
+from ingestd.qa import sample, verdict
+from storage import Case, CaseMessage, Event, Outbox, Participant, RawMessage
+from tests.procedure_support import (
+    Clock,
+    fixed_triage,
+    mail,
+    make_services,
+    receive,
+    run_cli,
+    use_triage,
+    write_config,
+)
+
+NOW = datetime(2026, 9, 7, 10, 0, tzinfo=UTC)
+ANN = "ann@example.test"
+
+
+@pytest.fixture
+def two_customers(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    services = make_services(db_url, tmp_path, Clock(NOW))
+    use_triage(monkeypatch, fixed_triage("billing", "high"))
+    receive(services, mail(ANN, "Charged twice for order 123456",
+                           "Call me on +44 20 7946 0958, Ann Example.", "a1@ann.example", NOW))
+    receive(services, mail("bo@example.test", "Late parcel", "Still waiting.", "b1@bo.example",
+                           NOW))
+    receive(services, mail(ANN, "Re: Charged twice [CMP-2026-000001]", "Any news?",
+                           "a2@ann.example", NOW, in_reply_to="a1@ann.example"))
+    return services
+
+
+def test_export_has_everything_about_the_customer(two_customers: object, db_url: str,
+                                                  tmp_path: Path) -> None:
+    data = json.loads(run_cli(write_config(tmp_path, db_url), "privacy", "export", ANN))
+    assert [c["reference"] for c in data["cases"]] == ["CMP-2026-000001"]
+    [case] = data["cases"]
+    assert [m["text"] for m in case["messages"] if m["direction"] == "in"] == [
+        "Call me on +44 20 7946 0958, Ann Example.", "Any news?"]
+    assert case["events"] and case["participants"][0]["address"] == ANN
+    assert len(data["raw_messages"]) == 2
+    assert "Message-ID: <a1@ann.example>" in data["raw_messages"][0]["text"]
+    assert {m["kind"] for m in data["mail_sent"]} == {"acknowledgment"}
+
+
+def test_erase_removes_personal_data_and_keeps_statistics(two_customers: object) -> None:
+    services = two_customers
+    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+        case = session.scalars(select(Case).where(Case.reference == "CMP-2026-000001")).one()
+        actions.record_recovery(session, case, "refund", actor="bob", at=NOW, amount="10",
+                                note="Ann wanted it on her Visa")
+        done = erase(session, ANN, actor="dpo", at=NOW)
+    assert (done.cases, done.raw_messages) == (1, 2)
+    with services.factory() as session:  # type: ignore[attr-defined]
+        case = session.scalars(select(Case).where(Case.reference == "CMP-2026-000001")).one()
+        assert (case.customer_name, case.customer_address) == (None, None)
+        assert (case.subject, case.description, case.order_numbers, case.phone_numbers) == (
+            "[erased]", "", [], [])
+        assert (case.category, case.severity, case.received_at) == ("billing", "high", NOW)
+        assert case.recovery["actions"][0]["note"] is None
+        assert all(m.text == "" and m.sender is None for m in case.messages)
+        raws = session.scalars(select(RawMessage).where(RawMessage.id.in_(
+            [m.raw_message_id for m in case.messages if m.raw_message_id]))).all()
+        assert [r.raw for r in raws] == [None, None]
+        assert session.scalar(select(func.count()).select_from(Participant).where(
+            Participant.address == ANN)) == 0
+        assert not any(ANN in (e.actor + (e.note or "") + (e.new or "")) for e in case.events)
+        assert case.events[-1].kind == "privacy_erased"
+        for row in session.scalars(select(Outbox).where(Outbox.case_id == case.id)):
+            assert (row.raw, row.recipient) == (b"", "[erased]")
+        other = session.scalars(select(Case).where(Case.reference == "CMP-2026-000002")).one()
+        assert other.customer_address == "bo@example.test" and other.messages[0].text
+    assert export_is_empty(services)
+
+
+def export_is_empty(services: object) -> bool:
+    with services.factory() as session:  # type: ignore[attr-defined]
+        data = export(session, ANN)
+    return data["cases"] == [] and data["raw_messages"] == [] and data["mail_sent"] == []
+
+
+def test_purge_deletes_old_closed_cases_with_raw_mail(two_customers: object) -> None:
+    services = two_customers
+    days = services.settings.retention.closed_case_days  # type: ignore[attr-defined]
+    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+        old, recent = session.scalars(select(Case).order_by(Case.id)).all()
+        for case, closed in ((old, NOW - timedelta(days=days + 1)),
+                             (recent, NOW - timedelta(days=days - 1))):
+            case.status, case.closed_at = "closed", closed
+    report = purge_expired(services, NOW)  # type: ignore[arg-type]
+    assert (report.cases, report.raw_messages) == (1, 2)
+    with services.factory() as session:  # type: ignore[attr-defined]
+        assert session.scalars(select(Case.reference)).all() == ["CMP-2026-000002"]
+        assert session.scalar(select(func.count()).select_from(RawMessage)) == 1
+        for table in (CaseMessage, Event, Outbox):
+            rows = session.scalars(select(table.case_id)).all()  # type: ignore[attr-defined]
+            assert set(rows) <= {recent.id}
+    assert purge_expired(services, NOW).cases == 0  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # logic only: one backend
+def test_qa_sample_and_verdict(two_customers: object, db_url: str, tmp_path: Path) -> None:
+    services = two_customers
+    config = write_config(tmp_path, db_url)
+    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+        for case in session.scalars(select(Case)):
+            case.status, case.resolved_at = "resolved", NOW
+        first = [c.reference for c in sample(session, 1, actor="qa", at=NOW, seed=7)]
+    rows = json.loads(run_cli(config, "qa", "sample", "5", "--seed", "7", "--json"))
+    assert len(first) == 1 and [r["reference"] for r in rows] != first and len(rows) == 1
+    run_cli(config, "qa", "verdict", first[0], "fail", "--note", "no apology", "--actor", "lee")
+    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+        case = session.scalars(select(Case).where(Case.reference == first[0])).one()
+        assert case.qa is not None
+        assert (case.qa["verdict"], case.qa["note"], case.qa["reviewer"]) == (
+            "fail", "no apology", "lee")
+        with pytest.raises(Exception, match="verdict must be"):
+            verdict(session, case, "maybe", note=None, actor="lee", at=NOW)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # logic only: one backend
+def test_erase_and_purge_commands(two_customers: object, db_url: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, db_url)
+    run_cli(config, "privacy", "erase", ANN, "--yes")
+    assert export_is_empty(two_customers)
+    with two_customers.factory() as session, session.begin():  # type: ignore[attr-defined]
+        for case in session.scalars(select(Case)):
+            case.status, case.closed_at = "closed", NOW
+    run_cli(config, "privacy", "purge", "--now", "2030-01-01T00:00:00")
+    with two_customers.factory() as session:  # type: ignore[attr-defined]
+        assert session.scalar(select(func.count()).select_from(Case)) == 0

@@ -1,0 +1,91 @@
+"""The rules layer: fires on what it documents, respects negation, only ever raises."""
+
+import pytest
+
+from triage import SEVERITIES, Signals, apply_rules
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("I have instructed my solicitor.", "legal_threat"),
+    ("I will take legal action next week.", "legal_threat"),
+    ("I am going to sue you.", "legal_threat"),
+    ("See you in court.", "legal_threat"),
+    ("I have complained to the Financial Ombudsman.", "legal_threat"),
+    ("Reported to Trading Standards today.", "legal_threat"),
+    ("I will file a complaint with the FCA.", "legal_threat"),
+    ("Mein Anwalt wird sich melden.", "legal_threat"),
+    ("Je vais porter plainte auprès de la DGCCRF.", "legal_threat"),
+    ("He contactado con mi abogado.", "legal_threat"),
+    ("My son was injured by the toy.", "injury_safety"),
+    ("The charger caught fire overnight.", "injury_safety"),
+    ("I got an electric shock from the kettle.", "injury_safety"),
+    ("She was taken to hospital.", "injury_safety"),
+    ("Der Akku hat Feuer gefangen und mein Sohn ist verletzt.", "injury_safety"),
+    ("Mi hijo está herido.", "injury_safety"),
+    ("The cable is sparking, it is unsafe.", "injury_safety"),
+    ("My account was hacked last night.", "data_breach"),
+    ("I can see someone else's data in my account.", "data_breach"),
+    ("This is a data breach.", "data_breach"),
+    ("Mon compte a été piraté.", "data_breach"),
+    ("There is an outage, the service is down for everyone.", "outage"),
+    ("I cannot access the website at all.", "outage"),
+])
+def test_rule_fires(text: str, rule: str) -> None:
+    outcome = apply_rules(text, "low")
+    assert rule in outcome.fired
+    assert outcome.escalate
+    assert outcome.severity in ("high", "critical")
+
+
+@pytest.mark.parametrize("text", [
+    "The delivery was late but no one was hurt, obviously.",
+    "Nobody was injured, the parcel was simply late.",
+    "Sue from your team was very helpful.",
+    "The washing machine leaked water on the floor.",
+    "Your staff should not be rude to customers.",
+    "I bought another brand last time.",
+    "It was not dangerous, just annoying.",
+    "Please refund me the 20 pounds.",
+    "The website was slow yesterday.",
+    "Niemand wurde verletzt, das Paket kam nur zu spät.",
+])
+def test_rule_does_not_fire(text: str) -> None:
+    outcome = apply_rules(text, "low")
+    assert outcome.fired == ()
+    assert outcome.severity == "low"
+    assert not outcome.escalate
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_rules_never_lower(severity: str) -> None:
+    for text in ("I will call my lawyer.", "The website was slow.", "There is an outage."):
+        outcome = apply_rules(text, severity)
+        assert SEVERITIES.index(outcome.severity) >= SEVERITIES.index(severity)
+
+
+def test_legal_threat_raises_to_critical() -> None:
+    assert apply_rules("My solicitor will write to you.", "medium").severity == "critical"
+
+
+def test_outage_raises_to_high_only() -> None:
+    outcome = apply_rules("Major outage again.", "low")
+    assert outcome.severity == "high"
+    assert apply_rules("Major outage again.", "critical").severity == "critical"
+
+
+def test_recurring_customer_is_third_complaint() -> None:
+    assert apply_rules("x", "low", Signals(recent_complaints_30d=1)).fired == ()
+    outcome = apply_rules("x", "low", Signals(recent_complaints_30d=2))
+    assert outcome.fired == ("recurring_customer",)
+    assert outcome.severity == "high"
+
+
+def test_category_spike() -> None:
+    outcome = apply_rules("x", "medium", Signals(category_spike=True))
+    assert outcome.fired == ("category_spike",)
+    assert outcome.escalate
+
+
+def test_each_rule_named_once() -> None:
+    outcome = apply_rules("It caught fire and it is dangerous. Hospital.", "low")
+    assert outcome.fired == ("injury_safety",)
