@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.servers import SmtpSink, _start_dovecot, wait_for  # noqa: E402
-from tests.support import MailboxSpec, complaint  # noqa: E402
-from tests.test_daemon import RunningDaemon, daemon_config  # noqa: E402
+from tests.servers import SmtpSink, _start_dovecot, wait_for
+from tests.support import MailboxSpec, complaint
+from tests.test_daemon import RunningDaemon, daemon_config
 
 
 def main() -> None:

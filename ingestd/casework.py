@@ -27,12 +27,13 @@ class CaseFilter:
 def list_cases(session: Session, filters: CaseFilter = CaseFilter()) -> list[dict[str, Any]]:
     counts = (select(CaseMessage.case_id, func.count(CaseMessage.id).label("n"))
               .where(CaseMessage.direction == "in").group_by(CaseMessage.case_id).subquery())
-    query = select(Case, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.case_id == Case.id)
+    query = (select(Case, func.coalesce(counts.c.n, 0))
+             .outerjoin(counts, counts.c.case_id == Case.id))
     rows = session.execute(_filtered(query, filters).order_by(Case.id)).all()
     return [summary(case, int(count)) for case, count in rows]
 
 
-def _filtered(query: Select[Any], f: CaseFilter) -> Select[Any]:
+def _filtered(query: Select[Case, int], f: CaseFilter) -> Select[Case, int]:
     for column, value in ((Case.status, f.status), (Case.category, f.category),
                           (Case.severity, f.severity), (Case.escalation_level, f.level),
                           (Case.assignee, f.assignee), (Case.customer_address, f.customer)):

@@ -186,7 +186,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{file}: no such config file; pass --config or set {CONFIG_ENV}") from None
+        raise ConfigError(
+            f"{file}: no such config file; pass --config or set {CONFIG_ENV}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -232,9 +233,11 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         "oauth2_token_file": absolute(m.oauth2_token_file)}) for m in settings.mailbox)
     maildirs = tuple(m.model_copy(update={"path": absolute(m.path)}) for m in settings.maildir)
     smtp = settings.smtp.model_copy(update={
-        "path": absolute(settings.smtp.path), "password_file": absolute(settings.smtp.password_file),
+        "path": absolute(settings.smtp.path),
+        "password_file": absolute(settings.smtp.password_file),
         "tls_ca_file": absolute(settings.smtp.tls_ca_file)})
-    database = settings.database.model_copy(update={"url": _sqlite_relative(settings.database.url, base)})
+    database = settings.database.model_copy(
+        update={"url": _sqlite_relative(settings.database.url, base)})
     triage = settings.triage.model_copy(update={"model": absolute(settings.triage.model)})
     return settings.model_copy(update={
         "mailbox": mailboxes, "maildir": maildirs, "smtp": smtp, "database": database,

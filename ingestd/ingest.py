@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.message import dedup_key, message_id_of
 from storage import MessageKey, RawMessage, utcnow
-from storage.ops import insert_ignore
+from storage.ops import insert_ignore_many
 
 
 @dataclass(frozen=True)
@@ -39,31 +39,49 @@ class StoreResult:
 
 
 def store(session: Session, deliveries: Iterable[Delivery], now: datetime) -> StoreResult:
-    """Add deliveries as raw messages received `now`; the caller commits (with its source state)."""
-    result = StoreResult()
-    for delivery in deliveries:
-        if _seen_location(session, delivery):
+    """Add deliveries as raw messages received `now`; the caller commits (with its source state).
+
+    A batch costs a handful of statements, not several per message: one look-up of the
+    locations already stored, one insert of the rows, one of their deduplication keys.
+    """
+    batch = list(deliveries)
+    result, rows, seen = StoreResult(), [], _seen_locations(session, batch)
+    for delivery in batch:
+        if delivery.uid is not None and _location(delivery) in seen:
             result.already_seen += 1
             continue
-        row = _raw_row(delivery, now)
-        session.add(row)
-        session.flush()
-        if insert_ignore(session, MessageKey.__table__,  # type: ignore[arg-type]
-                         {"dedup_key": row.dedup_key, "raw_message_id": row.id}):
-            result.stored += 1
-        else:
+        seen.add(_location(delivery))
+        rows.append(_raw_row(delivery, now))
+    session.add_all(rows)
+    session.flush()
+    kept = insert_ignore_many(session, MessageKey.__table__,  # type: ignore[arg-type]
+                              [{"dedup_key": r.dedup_key, "raw_message_id": r.id} for r in rows],
+                              MessageKey.raw_message_id)
+    for row in rows:
+        if row.id not in kept:
             _mark_duplicate(session, row)
-            result.duplicates += 1
+    result.stored, result.duplicates = len(kept), len(rows) - len(kept)
     return result
 
 
-def _seen_location(session: Session, delivery: Delivery) -> bool:
-    if delivery.uid is None:
-        return False
-    found = session.scalar(select(RawMessage.id).where(
-        RawMessage.source == delivery.source, RawMessage.folder == delivery.folder,
-        RawMessage.uidvalidity == delivery.uidvalidity, RawMessage.uid == delivery.uid))
-    return found is not None
+Location = tuple[str, str, int | None, str | None]
+
+
+def _location(delivery: Delivery) -> Location:
+    return delivery.source, delivery.folder, delivery.uidvalidity, delivery.uid
+
+
+def _seen_locations(session: Session, deliveries: list[Delivery]) -> set[Location]:
+    """The (source, folder, uidvalidity, uid) of these deliveries that are stored already."""
+    seen: set[Location] = set()
+    places = {_location(d)[:3] for d in deliveries if d.uid is not None}
+    for source, folder, uidvalidity in places:
+        uids = [d.uid for d in deliveries if _location(d)[:3] == (source, folder, uidvalidity)]
+        found = session.scalars(select(RawMessage.uid).where(
+            RawMessage.source == source, RawMessage.folder == folder,
+            RawMessage.uidvalidity == uidvalidity, RawMessage.uid.in_(uids)))
+        seen.update((source, folder, uidvalidity, uid) for uid in found)
+    return seen
 
 
 def _raw_row(delivery: Delivery, now: datetime) -> RawMessage:

@@ -232,12 +232,21 @@ def _payload_text(part: Message) -> str:
     return payload.decode("latin-1")
 
 
+_BLOCKS = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+           "table", "ul", "ol"]
+
+
 def html_to_text(html: str) -> str:
     """Visible text of an HTML body; scripts and styles are dropped, nothing is executed."""
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "head", "title"]):
         tag.decompose()
-    return soup.get_text("\n")
+    for tag in soup(["br"]):
+        tag.replace_with("\n")
+    for tag in soup(_BLOCKS):
+        tag.append("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    return "\n".join(lines)
 
 
 def _clean(text: str) -> str:

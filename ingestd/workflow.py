@@ -113,3 +113,20 @@ def latest_inbound(session: Session, case: Case) -> CaseMessage | None:
     return session.scalar(select(CaseMessage).where(
         CaseMessage.case_id == case.id, CaseMessage.direction == "in")
         .order_by(CaseMessage.id.desc()).limit(1))
+
+
+def correct_labels(session: Session, case: Case, *, category: str | None, severity: str | None,
+                   actor: str, at: datetime) -> None:
+    """An agent's correction of the triage: recorded, and used as training data from now on."""
+    from triage.labels import CATEGORIES, SEVERITIES  # noqa: PLC0415
+
+    if category is not None and category not in CATEGORIES:
+        raise IngestdError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
+    if severity is not None and severity not in SEVERITIES:
+        raise IngestdError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+    old = f"{case.category}/{case.severity}"
+    case.category = category or case.category
+    case.severity = severity or case.severity
+    case.labelled_by, case.labelled_at, case.needs_review = actor, at, False
+    record(session, case, "label", actor=actor, at=at, old=old,
+           new=f"{case.category}/{case.severity}")

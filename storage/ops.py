@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Column, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,25 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     return inserted is not None
 
 
+def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]],
+                       returning: Column[Any]) -> set[Any]:
+    """INSERT each row unless a unique key already holds it, in one statement.
+
+    Returns the `returning` values of the rows inserted; of rows that collide within `rows`
+    only one is inserted.
+    """
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(rows).on_conflict_do_nothing().returning(returning)
+    return set(session.scalars(statement))
+
+
 def lock_clause(session: Session) -> dict[str, bool]:
-    """Arguments for `with_for_update` that skip rows another instance holds (PostgreSQL)."""
+    """Arguments for `with_for_update` that skip rows another instance holds (PostgreSQL).
+
+    Plain `with_for_update(skip_locked=True)` is enough where SQLite may run the query too:
+    SQLite has no row locks and SQLAlchemy leaves the clause out there.
+    """
     return {"skip_locked": True} if session.get_bind().dialect.name == "postgresql" else {}

@@ -7,7 +7,7 @@ Raw mail is kept as it came (`raw_message`), apart from what was made of it (`ca
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -54,7 +54,8 @@ Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INT
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Setting(Base):
@@ -234,7 +235,8 @@ class Outbox(Base):
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
@@ -257,7 +259,8 @@ class Suppression(Base):
 
     __tablename__ = "suppression"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id", ondelete="CASCADE"))
+    raw_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("raw_message.id", ondelete="CASCADE"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
     sender: Mapped[str | None] = mapped_column(String(320), index=True)
     reason: Mapped[str] = mapped_column(String(200))

@@ -7,11 +7,20 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from ingestd.service.health import Health
 from ingestd.service.metrics import Metrics
-from tests.servers import Account, free_port, wait_for
+from tests.servers import Account, DovecotServer, SmtpSink, free_port, wait_for
 from tests.support import MailboxSpec, complaint
-from tests.test_daemon import Rig, daemon_config, rig  # noqa: F401  (the fixture)
+from tests.test_daemon import Rig, daemon_config
+
+
+@pytest.fixture
+def rig(tmp_path: Path, dovecot: DovecotServer, imap_account: Account,
+        smtp_sink: SmtpSink) -> Rig:
+    return Rig(tmp_path, dovecot, imap_account, smtp_sink,
+               f"sqlite:///{tmp_path / 'ingestd.sqlite3'}")
 
 
 def get(port: int, path: str) -> tuple[int, str]:

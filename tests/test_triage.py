@@ -99,6 +99,13 @@ def test_needs_review_threshold(model: Classifier) -> None:
     assert not model.classify(*CLEAR[0][:2]).needs_review
 
 
+def test_empty_message_is_reviewed_not_escalated(model: Classifier) -> None:
+    result = model.classify("", "  ")
+    assert result.needs_review
+    assert not result.escalate
+    assert result.severity == "medium"
+
+
 def test_classify_many_matches_classify(model: Classifier) -> None:
     messages = [(s, b) for s, b, _ in CLEAR]
     many = model.classify_many(messages)

@@ -38,7 +38,7 @@ def cli() -> click.Group:
 def test_subject_and_text_plain_and_html() -> None:
     assert _subject_and_text(PLAIN) == (
         "Charged twice for order #A123456",
-        "Hello, you took the payment twice from my card. Please refund the duplicate.\n",
+        "Hello, you took the payment twice from my card. Please refund the duplicate.",
     )
     subject, text = _subject_and_text(HTML_ONLY)
     assert subject == "Gefährlich"

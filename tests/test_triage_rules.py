@@ -26,6 +26,7 @@ from triage import SEVERITIES, Signals, apply_rules
     ("My account was hacked last night.", "data_breach"),
     ("I can see someone else's data in my account.", "data_breach"),
     ("This is a data breach.", "data_breach"),
+    ("I think my email address leaked from your systems.", "data_breach"),
     ("Mon compte a été piraté.", "data_breach"),
     ("There is an outage, the service is down for everyone.", "outage"),
     ("I cannot access the website at all.", "outage"),

@@ -15,12 +15,15 @@ from triage.labels import SEVERITIES
 from triage.result import DEFAULT_REVIEW_THRESHOLD, Signals, TriageResult
 from triage.rules import apply_rules
 
+EMPTY_SEVERITY = "medium"
+
 
 class Classifier:
     """Category and severity pipelines with the model version and metadata they were saved with.
 
     ``review_threshold``: results whose confidence (top category probability) is below it are
-    marked ``needs_review``.
+    marked ``needs_review``, as are messages without any text (which get severity
+    ``EMPTY_SEVERITY`` instead of whatever the class priors would say).
     """
 
     def __init__(
@@ -88,13 +91,15 @@ class Classifier:
     ) -> TriageResult:
         category, confidence = self._top(self.categories, cat)
         model_severity, sev_p = self._top(self.severities, sev)
+        if not text.strip():  # nothing to judge: the priors alone must not escalate
+            model_severity, sev_p = EMPTY_SEVERITY, 0.0
         outcome = apply_rules(text, model_severity, signals)
         reasons = [
             f"model: category={category} p={confidence:.2f}",
             f"model: severity={model_severity} p={sev_p:.2f}",
         ]
         reasons += [f"rule: {name}" for name in outcome.fired]
-        needs_review = confidence < self.review_threshold
+        needs_review = confidence < self.review_threshold or not text.strip()
         if needs_review:
             reasons.append(f"review: confidence below {self.review_threshold:.2f}")
         escalate = outcome.severity == SEVERITIES[-1] or outcome.escalate

@@ -99,8 +99,9 @@ _HAZARD = _rx(
 )
 _BREACH = _rx(
     r"data breach", r"breach of (?:my )?(?:data|privacy|personal)", r"hacked", r"compromised",
-    r"(?:data|details|information|passwords?) (?:was |were |has been |have been )?leaked",
-    r"leaked (?:my |our |the )?(?:personal )?(?:data|details|information|passwords?)",
+    r"(?:data|details|information|passwords?|address|emails?|records) (?:was |were |has been "
+    r"|have been |got )?leaked",
+    r"leaked (?:my |our |the )?(?:personal )?(?:data|details|information|passwords?|records)",
     r"someone else'?s (?:data|details|account|order|address|invoice|bank|personal)",
     r"(?:another|a different) customer'?s (?:data|details|name|address|orders?|account|info)",
     r"other customers'? (?:personal |private )?(?:data|details|names|orders|information)",

@@ -69,15 +69,18 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ingestd.cli import agent, cases, ops, procedure_cmds, service_cmds  # noqa: PLC0415
+    from ingestd.cli import (  # noqa: PLC0415  (command modules import the CLI's App)
+        agent,
+        cases,
+        ops,
+        procedure_cmds,
+        service_cmds,
+        triage_cmds,
+    )
 
     for module in (ops, cases, agent, procedure_cmds, service_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
-    try:
-        from ingestd.cli import triage_cmds  # noqa: PLC0415
-        triage_cmds.register(cli)
-    except ImportError:
-        pass
+    triage_cmds.register(cli)
 
 

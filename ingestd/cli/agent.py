@@ -1,4 +1,4 @@
-"""`ingestd cases assign|status|reply|recovery|corrective-action`: agents working a case.
+"""`ingestd cases assign|status|label|reply|recovery|corrective-action`: agents working a case.
 
 Each command names who did it (`--actor`, default $INGESTD_ACTOR or the login name) and
 commits the change, its event and any mail it causes in one transaction.
@@ -18,7 +18,7 @@ from ingestd.casework import get_case
 from ingestd.cli import App
 from ingestd.cli.cases import cases
 from ingestd.procedure import actions
-from ingestd.workflow import STATUSES
+from ingestd.workflow import STATUSES, correct_labels
 from storage import Case, transaction
 
 ACTOR_ENV = "INGESTD_ACTOR"
@@ -65,6 +65,22 @@ def status_command(app: App, reference: str, status: str, note: str | None, acto
     now = services.clock()
     _work(app, reference, lambda s, c: actions.change_status(
         s, services, c, status, actor=actor, at=now, note=note))
+
+
+@cases.command("label")
+@click.argument("reference")
+@click.option("--category", help="The right category.")
+@click.option("--severity", help="The right severity.")
+@actor_option
+@pass_app
+def label_command(app: App, reference: str, category: str | None, severity: str | None,
+                  actor: str) -> None:
+    """Correct the triage of a case; corrected cases are training data for `ingestd train`."""
+    if category is None and severity is None:
+        raise click.UsageError("give --category, --severity or both")
+    now = app.services.clock()
+    _work(app, reference, lambda s, c: correct_labels(
+        s, c, category=category, severity=severity, actor=actor, at=now))
 
 
 @cases.command("reply")

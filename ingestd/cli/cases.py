@@ -7,6 +7,8 @@ import click
 from ingestd.casework import CaseFilter, detail, get_case, list_cases
 from ingestd.cli import App
 from ingestd.cli.output import emit_json, table
+from ingestd.workflow import STATUSES
+from triage.labels import CATEGORIES, SEVERITIES
 
 pass_app = click.make_pass_decorator(App)
 
@@ -17,15 +19,15 @@ def cases() -> None:
 
 
 @cases.command("list")
-@click.option("--status")
-@click.option("--category")
-@click.option("--severity")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--category", type=click.Choice(CATEGORIES))
+@click.option("--severity", type=click.Choice(SEVERITIES))
 @click.option("--level", type=int, help="Escalation level.")
 @click.option("--assignee")
 @click.option("--overdue", is_flag=True, help="Only cases past a deadline now.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def list_command(app: App, status: str | None, category: str | None, severity: str | None,
+def list_command(app: App, *, status: str | None, category: str | None, severity: str | None,
                  level: int | None, assignee: str | None, overdue: bool, as_json: bool) -> None:
     """List cases (oldest first)."""
     services = app.services

@@ -5,42 +5,47 @@
 """
 
 import json
-import re
 import sys
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from html import unescape
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ingestd.cli import App
+
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "current.skops"
-_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
-
-
-def _html_to_text(html: str) -> str:
-    """Crude tag stripping for HTML-only mail (the real parser replaces this)."""
-    text = _TAG.sub(" ", re.sub(r"<br\s*/?>|</p>", "\n", html, flags=re.IGNORECASE))
-    return re.sub(r"[ \t]+", " ", unescape(text)).strip()
 
 
 def _subject_and_text(raw: bytes) -> tuple[str, str]:
-    """Subject and plain-text body of an RFC 5322 message."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    subject = str(message.get("subject", "") or "")
-    if not isinstance(message, EmailMessage):
-        return subject, ""
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return subject, ""
-    content = part.get_content()
-    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-    if part.get_content_type() == "text/html":
-        text = _html_to_text(text)
-    return subject, text.replace("\r\n", "\n")
+    """Subject and the text triage sees: the same parser and reply stripping as the pipeline."""
+    from ingestd.message import parse_bytes  # noqa: PLC0415
+
+    parsed = parse_bytes(raw)
+    return parsed.subject, parsed.reply_text
+
+
+def _model_path(model: Path | None) -> Path:
+    """--model, else the configured [triage] model when a config is in use, else the shipped one."""
+    if model is not None:
+        return model
+    app = click.get_current_context().find_object(App)
+    return app.settings.triage.model if app is not None else DEFAULT_MODEL
+
+
+def _labelled_cases(enabled: bool) -> list[Any]:
+    """Agents' corrected labels from the case store: the history the model learns from."""
+    app = click.get_current_context().find_object(App)
+    if not enabled or app is None:
+        return []
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from storage import Case  # noqa: PLC0415
+    from triage.records import LabelledText  # noqa: PLC0415
+
+    with app.services.factory() as session:
+        rows = session.scalars(select(Case).where(Case.labelled_by.is_not(None)))
+        return [LabelledText(c.subject, c.description, c.category, c.severity) for c in rows]
 
 
 def _load_classifier(model: Path) -> Any:
@@ -69,12 +74,12 @@ def _print_result(result: Any, as_json: bool) -> None:
 @click.command("classify")
 @click.argument("file", type=click.File("rb"))
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               show_default="models/current.skops", help="Model file to use.")
 def classify_cmd(file: Any, as_json: bool, model: Path) -> None:
     """Triage one .eml message (FILE, or - for standard input)."""
     subject, text = _subject_and_text(file.read())
-    _print_result(_load_classifier(model).classify(subject, text), as_json)
+    _print_result(_load_classifier(_model_path(model)).classify(subject, text), as_json)
 
 
 def _columns(value: str | None) -> tuple[str, ...] | None:
@@ -132,11 +137,13 @@ def _print_training(data: dict[str, Any]) -> None:
 @click.option("--promote", is_flag=True, help="Make the candidate current if it is better.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--cases/--no-cases", "with_cases", default=True, show_default=True,
+              help="Add the agents' corrected labels from the case store.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
               default=MODELS_DIR, show_default="models/", help="Where models live.")
 def train_cmd(*, from_file: Path | None, text_columns: str | None, label_column: str | None,
               severity_column: str | None, promote: bool, no_progress: bool, as_json: bool,
-              models_dir: Path) -> None:
+              with_cases: bool, models_dir: Path) -> None:
     """Train a candidate model, compare it with the current one, optionally promote it."""
     from triage.run import FileSpec, run_training  # noqa: PLC0415  # sklearn only when needed
 
@@ -145,7 +152,8 @@ def train_cmd(*, from_file: Path | None, text_columns: str | None, label_column:
         spec = FileSpec(from_file, _columns(text_columns) or ("subject", "body"),
                         label_column or "category", _severity(severity_column, label_column))
     try:
-        report = run_training(from_file=spec, models_dir=models_dir, promote_if_better=promote,
+        report = run_training(_labelled_cases(with_cases), from_file=spec, models_dir=models_dir,
+                              promote_if_better=promote,
                               progress=not no_progress)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -163,7 +171,7 @@ def _severity(severity_column: str | None, label_column: str | None) -> str | No
 @click.command("evaluate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               show_default="models/current.skops", help="Model file to evaluate.")
 @click.option("--text-columns", help="Comma-separated text columns [subject,body].")
 @click.option("--label-column", default="category", show_default=True)
@@ -179,7 +187,7 @@ def evaluate_cmd(*, file: Path, as_json: bool, model: Path, text_columns: str | 
                                label_column, severity_column)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    evaluation = evaluate(_load_classifier(model), records)
+    evaluation = evaluate(_load_classifier(_model_path(model)), records)
     if as_json:
         click.echo(json.dumps(evaluation.as_dict(), indent=2))
         return

@@ -43,8 +43,10 @@ class Composer:
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "ingestd.invalid"
         self._key = key.encode()
         loader = jinja2.FileSystemLoader(templates)
-        self._text = jinja2.Environment(loader=loader, autoescape=False,  # noqa: S701  (plain text)
-                                         undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        self._text = jinja2.Environment(
+            loader=loader, autoescape=False,  # noqa: S701  (plain-text mail: nothing to escape)
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True)
         self._html = jinja2.Environment(loader=loader, autoescape=True,
                                         undefined=jinja2.StrictUndefined)
 

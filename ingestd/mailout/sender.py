@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from ingestd import workflow
 from ingestd.config import SmtpConfig
 from storage import Case, Outbox, transaction
-from storage.ops import lock_clause
 
 log = structlog.get_logger("ingestd.sender")
 CLAIM = timedelta(minutes=5)
@@ -70,7 +69,7 @@ class Sender:
             rows = session.scalars(select(Outbox).where(
                 Outbox.state == "pending", Outbox.next_attempt_at <= now,
                 or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
-                .order_by(Outbox.id).limit(limit).with_for_update(**lock_clause(session))).all()
+                .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
             for row in rows:
                 row.claimed_by, row.claimed_until = self.owner, now + CLAIM
             return [row.id for row in rows]
@@ -93,9 +92,11 @@ class Sender:
             stats.sent += 1
 
     def _send(self, row_id: int, recipient: str, raw: bytes) -> str | None:
+        """The server's answer to record, or None when the row was already marked sent."""
         if self.config.mode == "file":
             return self._write_file(row_id, raw)
-        return self._smtp_send(row_id, recipient, raw)
+        self._smtp_send(row_id, recipient, raw)
+        return None
 
     def _write_file(self, row_id: int, raw: bytes) -> str:
         folder = Path(self.config.path)

@@ -89,7 +89,9 @@ def acknowledge(ctx: Context) -> None:
 def _rate_limited(ctx: Context) -> str | None:
     limit = ctx.services.settings.cases.acknowledgments_per_sender_per_hour
     address = ctx.parsed.sender_address or ""
-    if over_rate_limit(ctx.session, address, limit, ctx.services.clock() - HOUR):
+    with ctx.session.no_autoflush:  # counts earlier messages' rows, all flushed already
+        over = over_rate_limit(ctx.session, address, limit, ctx.services.clock() - HOUR)
+    if over:
         return f"rate limit: {limit} acknowledgments per hour"
     return None
 

@@ -92,12 +92,15 @@ def triage(ctx: Context) -> None:
 
     case, parsed = ctx.case, ctx.parsed
     model = ctx.services.model.get()
-    signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
-    result = model.classify(parsed.subject, parsed.reply_text, signals)
-    if category_spike(ctx.session, result.category, ctx.services.clock(),
-                      ctx.services.settings.recurring):
-        signals = replace(signals, category_spike=True)
+    # The counts below never include this message's own rows, so they need not be flushed
+    # first: the savepoint flushes them once at its end instead of once per query.
+    with ctx.session.no_autoflush:
+        signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
         result = model.classify(parsed.subject, parsed.reply_text, signals)
+        if category_spike(ctx.session, result.category, ctx.services.clock(),
+                          ctx.services.settings.recurring):
+            signals = replace(signals, category_spike=True)
+            result = model.classify(parsed.subject, parsed.reply_text, signals)
     ctx.triage = result
     case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
     case.confidence, case.needs_review = result.confidence, result.needs_review

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from ingestd.pipeline.context import Context, Services, Stop
 from ingestd.pipeline.steps import STEPS
 from storage import Quarantine, RawMessage, transaction
-from storage.ops import lock_clause
 
 log = structlog.get_logger("ingestd.pipeline")
 
@@ -50,7 +49,7 @@ def process_pending(services: Services, *, batch_size: int = 200,
 
 def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
     query = (select(RawMessage).where(RawMessage.state == "pending").order_by(RawMessage.id)
-             .limit(limit).with_for_update(**lock_clause(session)))
+             .limit(limit).with_for_update(skip_locked=True))
     return session.scalars(query).all()
 
 

@@ -34,7 +34,6 @@ from ingestd.procedure.deadlines import (
 from ingestd.procedure.followup_mail import send_due_followups
 from ingestd.procedure.recurring import is_senior
 from storage import Case, transaction
-from storage.ops import lock_clause
 
 if TYPE_CHECKING:
     from ingestd.pipeline import Services
@@ -78,7 +77,7 @@ def _each_batch(services: Services, query: Any, work: Any) -> None:
     while True:
         with transaction(services.factory) as session:
             cases = session.scalars(query(last_id).limit(BATCH)
-                                    .with_for_update(**lock_clause(session))).all()
+                                    .with_for_update(skip_locked=True)).all()
             if cases:
                 work(session, cases)
         if len(cases) < BATCH:

@@ -42,20 +42,20 @@ def hold_lease(services: Services, mailbox: str, folder: str) -> bool:
 
 
 def drain_folder(services: Services, source: ImapSource, folder: str, metrics: Metrics,
-                 stop: threading.Event) -> int:
-    """Store every new message of `folder` and process it; returns how many were stored."""
+                 stop: threading.Event) -> tuple[int, int]:
+    """Store every new message of `folder` and process it: (messages stored, last UID)."""
     name = source.config.name
     stored = 0
     last_uid = _resync_if_needed(services, source, folder)
     for batch in source.new_batches(folder, last_uid):
         result = _commit_batch(services, name, batch)
-        stored += result.stored
+        stored, last_uid = stored + result.stored, batch.last_uid
         metrics.fetched(name, folder, result.stored, result.duplicates)
         process(services, metrics, stop)
         hold_lease(services, name, folder)
         if stop.is_set():
             break
-    return stored
+    return stored, last_uid
 
 
 def process(services: Services, metrics: Metrics, stop: threading.Event) -> int:

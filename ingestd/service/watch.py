@@ -93,6 +93,7 @@ class ImapWatcher(Watcher):
         super().__init__(shared, config.name, folder)
         self.config, self.source_factory = config, source_factory
         self._lease_at = 0.0
+        self._uidnext: object = None
 
     def cycle(self) -> None:
         if not self._lease():
@@ -110,11 +111,13 @@ class ImapWatcher(Watcher):
         idle = self.config.idle and source.supports_idle()
         log.info("watching", mailbox=self.mailbox, folder=self.folder, idle=idle)
         while not stop.is_set() and self._lease():
-            self.drained(drain_folder(services, source, self.folder, self.shared.metrics, stop))
+            stored, last_uid = drain_folder(services, source, self.folder, self.shared.metrics,
+                                            stop)
+            self.drained(stored)
             if stop.is_set():
                 return
             if idle:
-                self._idle(source)
+                self._idle(source, last_uid)
             else:
                 self._poll_wait()
 
@@ -126,10 +129,13 @@ class ImapWatcher(Watcher):
         renew_every = self.shared.services.settings.daemon.lease_seconds / 3
         return time.monotonic() - self._lease_at >= renew_every
 
-    def _idle(self, source: ImapSource) -> None:
+    def _idle(self, source: ImapSource, last_uid: int) -> None:
         """IDLE until the server reports new mail, the time limit, a silence or a stop."""
         client = source.connect()
-        client.select_folder(self.folder, readonly=True)
+        uidnext = client.select_folder(self.folder, readonly=True).get(b"UIDNEXT")
+        if uidnext is not None and int(uidnext) > last_uid + 1 and uidnext != self._uidnext:
+            self._uidnext = uidnext  # once per value: a gap of expunged UIDs must not spin
+            return  # mail came after the drain's SEARCH: IDLE would not report it
         limit = min(self.shared.services.settings.daemon.idle_timeout, SILENCE_CHECK)
         client.idle()
         started = heard = time.monotonic()

@@ -409,15 +409,15 @@ CRITICAL_KINDS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 SEVERITY_PRIORS: Final[dict[str, tuple[float, float, float, float]]] = {
-    "billing": (0.15, 0.40, 0.33, 0.12),
-    "delivery": (0.15, 0.45, 0.30, 0.10),
-    "product_quality": (0.15, 0.45, 0.30, 0.10),
-    "service_outage": (0.05, 0.30, 0.40, 0.25),
-    "account_access": (0.10, 0.42, 0.33, 0.15),
-    "staff_conduct": (0.10, 0.42, 0.33, 0.15),
-    "privacy_security": (0.05, 0.35, 0.35, 0.25),
-    "safety_legal": (0.0, 0.15, 0.40, 0.45),
-    "other": (0.45, 0.40, 0.12, 0.03),
+    "billing": (0.17, 0.43, 0.32, 0.08),
+    "delivery": (0.17, 0.46, 0.30, 0.07),
+    "product_quality": (0.17, 0.46, 0.30, 0.07),
+    "service_outage": (0.07, 0.33, 0.42, 0.18),
+    "account_access": (0.12, 0.44, 0.34, 0.10),
+    "staff_conduct": (0.12, 0.44, 0.34, 0.10),
+    "privacy_security": (0.07, 0.38, 0.37, 0.18),
+    "safety_legal": (0.0, 0.18, 0.44, 0.38),
+    "other": (0.47, 0.40, 0.11, 0.02),
 }
 
 DETAILS: Final[tuple[str, ...]] = (
@@ -434,6 +434,12 @@ DETAILS: Final[tuple[str, ...]] = (
     "You can reach me on {phone}.",
     "The receipt is attached.",
     "I used the chat on your website on {date} but got nowhere.",
+    "My {relative} placed the order for me.",
+    "I am writing on behalf of my {relative}.",
+    "It was a present for my {relative}.",
+    "I ordered it while I was abroad in another country.",
+    "My {relative} and I have both been customers for years.",
+    "I only noticed when I checked my banking app this morning.",
 )
 
 DEMANDS: Final[dict[str, tuple[str, ...]]] = {

@@ -51,6 +51,8 @@ class Example:
 def _amount(rng: random.Random) -> str:
     value = rng.choice((rng.randint(5, 99), rng.randint(100, 999), rng.randint(1000, 4000)))
     cents = rng.choice(("", f".{rng.randint(0, 99):02d}"))
+    if rng.random() < 0.25:
+        return f"{value} " + rng.choice(("euros", "pounds", "dollars", "quid", "EUR", "GBP"))
     return rng.choice(("£", "€", "$", "EUR ")) + f"{value}{cents}"
 
 

@@ -1,0 +1,172 @@
+"""End-to-end drain rate of an IMAP backlog, against its ceiling and a naive loop, same run.
+
+Starts its own Dovecot (the test fixtures' class), APPENDs --mails varied mails (see
+bench/_setup.py) and measures, on one machine in one run:
+
+* raw fetch: imapclient batched FETCH BODY.PEEK[] of the whole folder (nothing else);
+* ceiling: the same fetch plus ingestd.message.parse_bytes on every mail;
+* drain: ingestd's drain_all (fetch, store with the folder state, parse, thread, triage,
+  outbox) into a fresh SQLite file and a fresh PostgreSQL database;
+* naive: the same pipeline with one FETCH and one commit per message (on --naive-mails
+  mails, beside the batched drain of that same smaller mailbox).
+
+    .venv/bin/python bench/bench_drain.py [--mails 10000] [--naive-mails 2000] [--db sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from _setup import DEFAULT_MODEL, Corpus, bench_config, fill
+from imapclient import IMAPClient
+
+from ingestd import logs
+from ingestd.drain import DrainReport, _commit_batch, _resync_if_needed
+from ingestd.ingest import Delivery
+from ingestd.message import parse_bytes
+from ingestd.pipeline import process_pending
+from ingestd.sources import ImapSource
+from ingestd.sources.imap import FolderBatch
+from tests.servers import Account, DovecotServer, PgServer, _start_dovecot
+from tests.support import Ingestd
+
+TARGETS = {"sqlite": 0.7, "postgresql": 0.5}
+NAIVE_TARGET = 3.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mails", type=int, default=10_000)
+    parser.add_argument("--naive-mails", type=int, default=2_000,
+                        help="mails for the naive comparison (it is slow); 0 skips it")
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--batch-size", type=int, default=500, help="UIDs per FETCH")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="triage model file")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ingestd-bench-"))
+    logs.configure("info", "json", (work / "ingestd.log").open("w", encoding="utf-8"))
+    dovecot = _start_dovecot(tls=False)
+    try:
+        run(args, work, dovecot)
+    finally:
+        dovecot.close()
+
+
+def run(args: argparse.Namespace, work: Path, dovecot: DovecotServer) -> None:
+    corpus = Corpus()
+    big, small = dovecot.new_user("bench"), dovecot.new_user("naive")
+    started = time.perf_counter()
+    fill(dovecot, big, corpus, args.mails)
+    fill(dovecot, small, corpus, args.naive_mails)
+    print(f"{args.mails} + {args.naive_mails} mails appended in "
+          f"{time.perf_counter() - started:.0f} s; work directory {work}")
+    fetch_all(big, args.batch_size, None)  # warm the server's caches for every contender
+    raw = rate(args.mails, lambda: fetch_all(big, args.batch_size, None))
+    ceiling = rate(args.mails, lambda: fetch_all(big, args.batch_size, parse_bytes))
+    print(f"raw imapclient fetch    {raw:9.0f} msg/s")
+    print(f"fetch+parse ceiling     {ceiling:9.0f} msg/s")
+    for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
+        with database(backend, work) as urls:
+            drained = drain_rate(work / f"{backend}-drain", urls[0], big, args)
+            print(f"drain {backend:<17} {drained:9.0f} msg/s   {drained / ceiling:5.2f}x of the "
+                  f"ceiling (target {TARGETS[backend]}x)  {drained / raw:5.2f}x of raw fetch")
+            if args.naive_mails:
+                naive_comparison(work / backend, urls[1:], small, args)
+
+
+def naive_comparison(work: Path, urls: list[str], account: Account,
+                     args: argparse.Namespace) -> None:
+    batched = drain_rate(work / "batched", urls[0], account, args)
+    naive = drain_rate(work / "naive", urls[1], account, args, naive_drain)
+    print(f"  on {args.naive_mails} mails: batched {batched:7.0f} msg/s, naive (one FETCH and "
+          f"commit per mail) {naive:7.0f} msg/s: {batched / naive:5.2f}x (target {NAIVE_TARGET}x)")
+
+
+def rate(count: int, work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return count / (time.perf_counter() - started)
+
+
+def fetch_all(account: Account, batch_size: int, parse: Callable[[bytes], Any] | None) -> int:
+    """What any IMAP reader must do at least: batched FETCH, optionally parse each mail."""
+    with IMAPClient(account.host, account.port, ssl=False, timeout=30) as client:
+        client.login(account.username, account.password)
+        client.select_folder("INBOX", readonly=True)
+        uids = sorted(client.search(["ALL"]))
+        count = 0
+        for start in range(0, len(uids), batch_size):
+            data = client.fetch(uids[start:start + batch_size], ["BODY.PEEK[]"])
+            for item in data.values():
+                if parse is not None:
+                    parse(bytes(item[b"BODY[]"]))
+                count += 1
+    return count
+
+
+def drain_rate(directory: Path, url: str, account: Account, args: argparse.Namespace,
+               drain: Callable[[Ingestd], DrainReport] | None = None) -> float:
+    """Messages per second through the whole pipeline into a fresh database."""
+    app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size))
+    try:
+        app.services.model.get()  # `ingestd run` loads the model before draining too
+        started = time.perf_counter()
+        report = (drain or Ingestd.drain)(app)
+        seconds = time.perf_counter() - started
+    finally:
+        app.close()
+    handled = report.processed.processed + report.processed.quarantined + report.duplicates
+    if report.errors or report.processed.quarantined:
+        print(f"  WARNING: {report.errors} errors, {report.processed.quarantined} quarantined")
+    return handled / seconds
+
+
+def naive_drain(app: Ingestd) -> DrainReport:
+    """The same pipeline one message at a time: one FETCH, one store commit, one process."""
+    services, report = app.services, DrainReport()
+    source = ImapSource(services.settings.mailbox[0])
+    try:
+        last_uid = _resync_if_needed(services, source, "INBOX")
+        client = source.connect()
+        uidvalidity = int(client.select_folder("INBOX", readonly=True)[b"UIDVALIDITY"])
+        for uid in sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid):
+            raw = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+            delivery = Delivery(source.config.name, bytes(raw), "INBOX", uidvalidity, str(uid))
+            report.add(_commit_batch(services, source.config.name,
+                                     FolderBatch("INBOX", uidvalidity, [delivery], uid)))
+            process_pending(services, stats=report.processed)
+    finally:
+        source.close()
+    return report
+
+
+class database:  # noqa: N801  (used like a function: `with database(...) as urls`)
+    """Three fresh databases of one backend: big drain, batched and naive comparison."""
+
+    def __init__(self, backend: str, work: Path) -> None:
+        self.backend, self.work = backend, work
+        self.pg: PgServer | None = None
+        self.names: list[str] = []
+
+    def __enter__(self) -> list[str]:
+        if self.backend == "sqlite":
+            return [f"sqlite:///{self.work / f'{name}.sqlite3'}"
+                    for name in ("drain", "batched", "naive")]
+        self.pg = PgServer()
+        self.names = [self.pg.create_database() for _ in range(3)]
+        return [self.pg.url(name) for name in self.names]
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.pg is not None:
+            for name in self.names:
+                self.pg.drop_database(name)
+            self.pg.close()
+
+
+if __name__ == "__main__":
+    main()
