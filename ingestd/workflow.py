@@ -6,7 +6,7 @@ to the outbox in the same transaction, never sent from here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -89,9 +89,13 @@ def escalate(session: Session, case: Case, level: int, *, reason: str, composer:
     return True
 
 
-def case_view(case: Case) -> dict[str, Any]:
-    """The case as templates and JSON output see it."""
+def case_view(case: Case, zone: tzinfo = UTC) -> dict[str, Any]:
+    """The case as templates see it; times in `zone` (the team's, for customers' mail)."""
     triage = case.triage or {}
+
+    def _fmt(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%A %d %B %Y, %H:%M %Z") if value else "not set"
+
     return {
         "reference": case.reference, "status": case.status, "subject": case.subject,
         "customer_name": case.customer_name, "customer_address": case.customer_address,
@@ -103,10 +107,6 @@ def case_view(case: Case) -> dict[str, Any]:
         "received_at": _fmt(case.received_at), "acknowledge_due": _fmt(case.acknowledge_due),
         "investigate_due": _fmt(case.investigate_due), "resolve_due": _fmt(case.resolve_due),
     }
-
-
-def _fmt(value: datetime | None) -> str:
-    return value.strftime("%A %d %B %Y, %H:%M UTC") if value else "not set"
 
 
 def latest_inbound(session: Session, case: Case) -> CaseMessage | None:

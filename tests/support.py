@@ -53,7 +53,8 @@ def write_config(directory: Path, spec: ConfigSpec) -> Path:
         account = box.account
         port = account.ssl_port if box.security == "tls" else account.port
         lines += ["[[mailbox]]", f"name = {toml_string(box.name)}",
-                  f"address = {toml_string(account.username)}", f"host = {toml_string(account.host)}",
+                  f"address = {toml_string(account.username)}",
+                  f"host = {toml_string(account.host)}",
                   f"port = {port}", f"security = {toml_string(box.security)}",
                   f"username = {toml_string(account.username)}",
                   f"password = {toml_string(account.password)}",
@@ -101,7 +102,8 @@ class Ingestd:
 
 
 def run_cli(config_path: Path | None, *args: str, stdin: bytes | None = None,
-            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+            env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real `ingestd` command line."""
     command = [sys.executable, "-m", "ingestd"]
     if config_path is not None:

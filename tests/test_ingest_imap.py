@@ -8,7 +8,17 @@ import shutil
 from sqlalchemy import func, select
 
 from storage import Case, Quarantine, RawMessage
-from tests.support import REPO, ConfigSpec, Ingestd, MailboxSpec, complaint, mail, run_cli, write_config
+from tests.servers import free_port
+from tests.support import (
+    REPO,
+    ConfigSpec,
+    Ingestd,
+    MailboxSpec,
+    complaint,
+    mail,
+    run_cli,
+    write_config,
+)
 
 
 def _cases(app: Ingestd) -> list[Case]:
@@ -16,7 +26,8 @@ def _cases(app: Ingestd) -> list[Case]:
         return list(session.scalars(select(Case).order_by(Case.id)))
 
 
-def test_drain_makes_one_case_per_mail_and_a_second_drain_adds_nothing(db_url, dovecot, tmp_path):
+def test_drain_makes_one_case_per_mail_and_a_second_drain_adds_nothing(
+        db_url, dovecot, tmp_path):
     account = dovecot.new_user()
     dovecot.append(account, [complaint(n) for n in range(40)])
     app = Ingestd(write_config(tmp_path, ConfigSpec(db_url, [MailboxSpec(account, batch_size=7)])))
@@ -62,7 +73,8 @@ def test_uidvalidity_change_adds_nothing(db_url, dovecot, tmp_path):
 
 def test_malformed_mail_is_quarantined_and_the_rest_land(db_url, dovecot, tmp_path):
     account = dovecot.new_user()
-    no_sender = b"To: support@example.test\r\nSubject: who am I\r\nMessage-ID: <x1@t>\r\n\r\nhello\r\n"
+    no_sender = (b"To: support@example.test\r\nSubject: who am I\r\nMessage-ID: <x1@t>\r\n\r\n"
+                 b"hello\r\n")
     garbage = b"\x00\x01this is not a mail at all\r\n\r\n\xff\xfe"
     dovecot.append(account, [complaint(1), no_sender, garbage, complaint(2)])
     config = write_config(tmp_path, ConfigSpec(db_url, [MailboxSpec(account)]))
@@ -133,8 +145,6 @@ def test_wrong_password_gives_one_clear_line(tmp_path, dovecot):
 
 
 def test_unreachable_server_gives_one_clear_line(tmp_path, dovecot):
-    from tests.servers import free_port
-
     account = dovecot.new_user()
     account = type(account)(account.host, free_port(), account.username, account.password)
     config = write_config(tmp_path, ConfigSpec(f"sqlite:///{tmp_path}/db.sqlite3",

@@ -8,6 +8,7 @@ from email.utils import parseaddr
 
 from sqlalchemy import func, select
 
+from ingestd import workflow
 from storage import Case, CaseMessage, Outbox, Suppression
 from tests.support import ConfigSpec, Ingestd, MailboxSpec, complaint, mail, write_config
 
@@ -110,8 +111,6 @@ def test_forged_message_id_of_ours_does_not_attach(tmp_path, dovecot, smtp_sink)
 
 
 def test_reply_to_a_resolved_case_reopens_it(tmp_path, dovecot, smtp_sink):
-    from ingestd import workflow
-
     account, app = _setup(tmp_path, dovecot, smtp_sink)
     dovecot.append(account, [complaint(1, sender="ann@example.net")])
     app.run_once()
@@ -221,14 +220,15 @@ def test_smtp_down_then_up_delivers_each_acknowledgment_once(tmp_path, dovecot, 
     for _ in range(10):
         app.send()
     acks = _acks(smtp_sink)
-    assert sorted(a.rcpt_tos[0] for a in acks) == sorted(f"customer{n}@example.net" for n in range(5))
+    expected = sorted(f"customer{n}@example.net" for n in range(5))
+    assert sorted(a.rcpt_tos[0] for a in acks) == expected
     with app.services.factory() as session:
         assert set(session.scalars(select(Outbox.state))) == {"sent"}
 
 
 def test_non_ascii_name_and_subject_round_trip(tmp_path, dovecot, smtp_sink):
     account, app = _setup(tmp_path, dovecot, smtp_sink)
-    subject = "Lieferung beschädigt – Bestellung Nr. 4711 ✓"
+    subject = "Lieferung beschädigt \u2013 Bestellung Nr. 4711 \u2713"  # en dash, check mark
     dovecot.append(account, [mail("Jürgen Müller <jm@example.de>", subject, "Karton zerdrückt.")])
     app.run_once()
     (case,) = _case_of(app, "jm@example.de")

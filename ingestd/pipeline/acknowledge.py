@@ -72,7 +72,8 @@ def acknowledge(ctx: Context) -> None:
         return
     services, now = ctx.services, ctx.services.clock()
     reason = ctx.suppressed or _rate_limited(ctx)
-    view = {**workflow.case_view(case), "team_name": _team_name(services.settings.smtp.from_)}
+    view = {**workflow.case_view(case, services.calendar.zone),
+            "team_name": _team_name(services.settings.smtp.from_)}
     if reason is None:
         kind = "acknowledgment_urgent" if case.escalate else "acknowledgment"
         draft = services.composer.compose(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from triage import Classifier, TriageResult
 
 
-class Stop(Exception):  # noqa: N818  (control flow, like Mailman's Discard, not an error)
+class Stop(Exception):
     """A step ends the flow for this message on purpose; `outcome` says why."""
 
     def __init__(self, outcome: str) -> None:

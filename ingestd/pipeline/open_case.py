@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from ingestd import workflow
 from ingestd.pipeline.context import Context
 from ingestd.procedure import compute_deadlines
-from ingestd.procedure.recurring import category_spike
 from ingestd.procedure.followup_mail import confirms_solution
+from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
 
 RECURRING_WINDOW = timedelta(days=30)

@@ -90,7 +90,7 @@ def _send(session: Session, services: Services, case: Case, now: datetime) -> bo
     latest = workflow.latest_inbound(session, case)
     draft = services.composer.compose(
         "followup", case.customer_address, case.reference or "",
-        {**workflow.case_view(case), "team_name": team_name(services)},
+        {**workflow.case_view(case, services.calendar.zone), "team_name": team_name(services)},
         in_reply_to=latest.message_id if latest else None)
     workflow.enqueue(session, draft, case, key=f"followup:{case.id}", at=now, to_customer=True)
     case.followup_sent_at = now
