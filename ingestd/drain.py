@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.errors import IngestdError
 from ingestd.ingest import Delivery, StoreResult, store
+from ingestd.mailout.sender import database_errors
 from ingestd.pipeline import ProcessStats, Services, process_pending
 from ingestd.sources import ImapSource, MaildirSource
 from ingestd.sources.imap import FolderBatch
@@ -130,7 +131,11 @@ def release_leases(services: Services) -> None:
 
 def drain_all(services: Services, report: DrainReport | None = None) -> DrainReport:
     """Drain every configured source once; a failing source is reported, the rest go on."""
-    report = report or DrainReport()
+    with database_errors():  # a lost database ends the run with one clear line
+        return _drain_all(services, report or DrainReport())
+
+
+def _drain_all(services: Services, report: DrainReport) -> DrainReport:
     settings = services.settings
     for mailbox in settings.mailbox:
         source = ImapSource(mailbox)

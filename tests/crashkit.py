@@ -24,7 +24,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, func, select
 
 from ingestd.mailout.sender import CLAIM
@@ -32,9 +31,8 @@ from storage import Case, Outbox, Quarantine, RawMessage, utcnow
 from tests.support import REPO, Ingestd
 
 
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    """A fork server for `ingestd` runs (import once, fork per run)."""
+def zygote_server() -> Iterator[Zygote]:
+    """Body of a `zygote` fixture: a fork server for `ingestd` runs (import once, fork per run)."""
     server = Zygote()
     try:
         yield server

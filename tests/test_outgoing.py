@@ -266,3 +266,34 @@ def test_concurrent_senders_never_send_a_row_twice(tmp_path, dovecot, smtp_sink,
     acks = _acks(smtp_sink)
     assert len(acks) == 30
     assert len({a.message["Message-ID"] for a in acks}) == 30
+
+
+def test_two_hundred_complaints_and_a_hundred_replies(tmp_path, dovecot, smtp_sink):
+    """The acceptance run: 200 cases, 200 acknowledgments, 300 case messages, 0 robot answers."""
+    account, app = _setup(tmp_path, dovecot, smtp_sink)
+    dovecot.append(account, [complaint(n, message_id=f"<c{n}@customer.example>")
+                             for n in range(200)])
+    app.run_once()
+    acks = {a.rcpt_tos[0]: a.message for a in _acks(smtp_sink)}
+    with app.services.factory() as session:
+        references = dict(session.execute(select(Case.customer_address, Case.reference)).all())
+
+    replies = [mail(f"customer{n}@example.net", "Re: my complaint", "Any news?",
+                    in_reply_to=acks[f"customer{n}@example.net"]["Message-ID"])
+               for n in range(50)]
+    replies += [mail(f"customer{n}@example.net",
+                     f"More details [{references[f'customer{n}@example.net']}]", "Photo attached")
+                for n in range(50, 100)]
+    robots = [mail(f"customer{n}@example.net", "Automatic reply: away", "Back on Monday",
+                   in_reply_to=acks[f"customer{n}@example.net"]["Message-ID"],
+                   headers={"Auto-Submitted": "auto-replied"}) for n in range(100, 120)]
+    dovecot.append(account, replies + robots)
+    app.run_once()
+
+    with app.services.factory() as session:
+        assert session.scalar(select(func.count(Case.id))) == 200
+        inbound = session.scalar(select(func.count(CaseMessage.id)).where(
+            CaseMessage.direction == "in"))
+    assert inbound == 320  # 200 complaints, 100 replies, and the 20 auto-replies on their cases
+    acknowledged = [a.rcpt_tos[0] for a in _acks(smtp_sink)]
+    assert len(acknowledged) == len(set(acknowledged)) == 200  # none to a reply or a robot

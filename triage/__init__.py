@@ -9,9 +9,22 @@ Public API::
 See ``triage/README.md`` for the model, the rules, training and the corpus.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from triage.labels import CATEGORIES, SEVERITIES
-from triage.model import Classifier
 from triage.result import Signals, TriageResult
 from triage.rules import apply_rules
 
+if TYPE_CHECKING:
+    from triage.model import Classifier
+
 __all__ = ["CATEGORIES", "SEVERITIES", "Classifier", "Signals", "TriageResult", "apply_rules"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import scikit-learn only when the model is used: the CLI's labels stay fast."""
+    if name == "Classifier":
+        from triage.model import Classifier  # noqa: PLC0415
+
+        return Classifier
+    raise AttributeError(f"module 'triage' has no attribute {name!r}")

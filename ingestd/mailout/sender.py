@@ -13,7 +13,8 @@ import os
 import random
 import smtplib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -21,10 +22,12 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd import workflow
 from ingestd.config import SmtpConfig
+from ingestd.errors import StorageError
 from storage import Case, Outbox, transaction
 
 log = structlog.get_logger("ingestd.sender")
@@ -54,11 +57,12 @@ class Sender:
     def deliver_pending(self, limit: int = 100) -> SendStats:
         stats = SendStats()
         try:
-            while rows := self._claim(limit):
-                for row_id in rows:
-                    self._deliver(row_id, stats)
-                if len(rows) < limit:
-                    break
+            with database_errors():
+                while rows := self._claim(limit):
+                    for row_id in rows:
+                        self._deliver(row_id, stats)
+                    if len(rows) < limit:
+                        break
         finally:
             self.close()
         return stats
@@ -174,10 +178,11 @@ class Sender:
             log.info("mail_sent", outbox_id=row_id, response=response)
 
     def _unmark(self, row_id: int) -> None:
+        """Undo a tentative "sent" the server refused; `_fail` then counts the attempt once."""
         with transaction(self.factory) as session:
             row = session.get(Outbox, row_id)
             assert row is not None  # noqa: S101
-            row.state, row.sent_at = "pending", None
+            row.state, row.sent_at, row.attempts = "pending", None, max(row.attempts - 1, 0)
 
     def _fail(self, row_id: int, error: str, *, permanent: bool, stats: SendStats) -> None:
         now = self.clock()
@@ -192,6 +197,20 @@ class Sender:
                 row.next_attempt_at = now + backoff(self.config.backoff_seconds, row.attempts)
                 stats.retried += 1
         log.warning("mail_not_sent", outbox_id=row_id, error=error, permanent=permanent)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A lost database connection or a full disk ends the run with one line, no traceback.
+
+    Whatever was committed stays; whatever was not is done again by the next run.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "no detail"
+        raise StorageError(f"database error ({type(exc.orig).__name__}: {reason}); nothing "
+                           "committed is lost: run again once the database is back") from None
 
 
 def backoff(base_seconds: float, attempts: int) -> timedelta:

@@ -15,6 +15,7 @@ from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
 
 RECURRING_WINDOW = timedelta(days=30)
+MAX_PARTICIPANTS = 100
 
 
 def open_or_append(ctx: Context) -> None:
@@ -78,6 +79,9 @@ def _add_participants(ctx: Context, case: Case) -> None:
     seen: set[str] = set()
     for address, role in [(parsed.sender_address, "customer"),
                           *((a, "cc") for a in (*parsed.to, *parsed.cc))]:
+        if len(seen) >= MAX_PARTICIPANTS:  # a Cc bomb of thousands gets no say in the case
+            ctx.flags.append("participants_truncated")
+            return
         if address and address not in ours and address not in seen:
             seen.add(address)
             name = parsed.sender_name if role == "customer" else None
