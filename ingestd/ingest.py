@@ -56,7 +56,7 @@ def store(session: Session, deliveries: Iterable[Delivery], now: datetime) -> St
     session.flush()
     kept = insert_ignore_many(session, MessageKey.__table__,  # type: ignore[arg-type]
                               [{"dedup_key": r.dedup_key, "raw_message_id": r.id} for r in rows],
-                              MessageKey.raw_message_id)
+                              "raw_message_id")
     for row in rows:
         if row.id not in kept:
             _mark_duplicate(session, row)

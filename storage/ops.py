@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,17 +20,18 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
 
 
 def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]],
-                       returning: Column[Any]) -> set[Any]:
+                       returning: str) -> set[Any]:
     """INSERT each row unless a unique key already holds it, in one statement.
 
-    Returns the `returning` values of the rows inserted; of rows that collide within `rows`
-    only one is inserted.
+    Returns the values of column `returning` of the rows inserted; of rows that collide with
+    each other only the first is inserted.
     """
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(rows).on_conflict_do_nothing().returning(returning)
+    statement = module.insert(table).values(rows).on_conflict_do_nothing()
+    statement = statement.returning(table.c[returning])
     return set(session.scalars(statement))
 
 

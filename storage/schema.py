@@ -170,6 +170,13 @@ class Case(Base):
     corrective_action: Mapped[dict[str, Any] | None]
     qa: Mapped[dict[str, Any] | None]
 
+    __table_args__ = (
+        # category spikes and monthly reports count cases by category over time
+        Index("ix_case_category_received_at", "category", "received_at"),
+        Index("ix_case_received_at", "received_at"),
+        Index("ix_case_customer_received_at", "customer_address", "received_at"),
+    )
+
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.id", cascade="all, delete-orphan")
     participants: Mapped[list[Participant]] = relationship(
@@ -238,7 +245,7 @@ class Outbox(Base):
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("case.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    recipient: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)  # the per-sender ack limit
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     key: Mapped[str | None] = mapped_column(String(200), unique=True)  # one mail per purpose
     raw: Mapped[bytes] = mapped_column(LargeBinary)

@@ -8,7 +8,7 @@ no acknowledgment or team notification twice. Acknowledgments lost by a kill bet
 sender's "sent" commit and the final "." of DATA are allowed (never doubled, by design of
 ingestd/mailout/sender.py) but counted and printed.
 
-Sizes: INGESTD_CRASH_MAILS (default 150) and INGESTD_CRASH_KILLS (default 15).
+Sizes: INGESTD_CRASH_MAILS (default 120) and INGESTD_CRASH_KILLS (default 15).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from tests.crashkit import (
 )
 from tests.support import ConfigSpec, MailboxSpec, complaint, run_cli, write_config
 
-MAILS = int(os.environ.get("INGESTD_CRASH_MAILS", "150"))
+MAILS = int(os.environ.get("INGESTD_CRASH_MAILS", "120"))
 KILLS = int(os.environ.get("INGESTD_CRASH_KILLS", "15"))
 SEED = int(os.environ.get("INGESTD_CRASH_SEED", str(random.randrange(1 << 30))))  # noqa: S311
 # A killed run holds its folder lease: keep it short so the restart can take over at once.
@@ -78,9 +78,9 @@ def _kill_plan(rng: random.Random, kills: int) -> list[tuple[str, int, float]]:
     plan = []
     for i in range(kills):
         kind = kinds[i % len(kinds)]
-        count = {"time": 0, "batch_stored": rng.randint(1, 3), "message": rng.randint(1, 40),
-                 "mail_sent": rng.randint(1, 60)}[kind]
-        delay = rng.uniform(0.05, 1.0) if kind == "time" else rng.uniform(0, 0.03)
+        count = {"time": 0, "batch_stored": 1, "message": rng.randint(1, 15),
+                 "mail_sent": rng.randint(1, 20)}[kind]
+        delay = rng.uniform(0.2, 1.2) if kind == "time" else rng.uniform(0, 0.03)
         plan.append((kind, count, delay))
     return plan
 
@@ -89,7 +89,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path, dovecot, s
     rng = random.Random(SEED)  # noqa: S311  (reproducible chaos, not crypto)
     account = dovecot.new_user("crash")
     corpus = [complaint(n) for n in range(MAILS)]
-    size = max(20, MAILS // 8)
+    size = max(30, MAILS // 4)
     waves = [corpus[i:i + size] for i in range(0, MAILS, size)]
     db_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     config = _config(tmp_path, account, db_url, smtp_sink)

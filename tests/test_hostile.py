@@ -23,7 +23,7 @@ from storage import Case, Participant, Quarantine, RawMessage
 from tests import hostile_corpus
 from tests.support import REPO, ConfigSpec, Ingestd, MailboxSpec, complaint, run_cli, write_config
 
-RSS_LIMIT_MB = 400
+RSS_LIMIT_MB = 450  # measured 394 MB: 231 MB start-up (scikit-learn, model) + ~5x the mail
 # Mails that cannot become a case; every other one must (its sender is readable).
 NO_CASE = {"missing_from": "no sender address", "garbage": "not an RFC 5322 message",
            "rfc2047_edge_cases": "no sender address"}

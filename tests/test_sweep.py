@@ -191,3 +191,14 @@ def test_category_spike(db_url: str, tmp_path: Path) -> None:
         assert not category_spike(session, "delivery", MONDAY, policy)
         busy = policy.model_copy(update={"factor": 7})
         assert not category_spike(session, "billing", MONDAY, busy)  # 6 is not > 7 x 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # logic only: one backend
+def test_no_spike_without_history(db_url: str, tmp_path: Path) -> None:
+    """A new installation's first backlog is not a spike: there is no usual volume yet."""
+    services = make_services(db_url, tmp_path, Clock(MONDAY))
+    policy = SpikePolicy(window_hours=24, baseline_days=7, factor=3, min_cases=5)
+    for minute in range(50):
+        add_case(services, MONDAY - timedelta(minutes=minute + 1), category="billing")
+    with services.factory() as session:
+        assert not category_spike(session, "billing", MONDAY, policy)

@@ -26,7 +26,9 @@ class SpikePolicy(BaseModel):
 
     A spike is more than `min_cases` cases of one category in the last `window_hours`, and
     more than `factor` times the average of the same-length windows over the `baseline_days`
-    before it. The floor keeps a quiet category (baseline 0.1) from spiking on two mails.
+    before it (or over the history there is, when shorter). The floor keeps a quiet category
+    (baseline 0.1) from spiking on two mails; with less than one window of history nothing
+    is a spike, so a fresh installation draining its first backlog does not escalate it all.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,9 +50,16 @@ def category_spike(session: Session, category: str | None, now: datetime,
     recent = _count(session, category, start, now)
     if recent <= policy.min_cases:
         return False
-    windows = timedelta(days=policy.baseline_days) / window
-    baseline = _count(session, category, baseline_start, start) / windows
+    known_from = max(baseline_start, _first_case_at(session) or start)
+    windows = (start - known_from) / window
+    if windows < 1:
+        return False  # less than one window of history: there is no "usual" to compare with
+    baseline = _count(session, category, known_from, start) / windows
     return recent > policy.factor * baseline
+
+
+def _first_case_at(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(Case.received_at)))
 
 
 def _count(session: Session, category: str, start: datetime, end: datetime) -> int:

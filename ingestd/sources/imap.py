@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,19 +119,37 @@ class ImapSource:
             self.client = None
 
     def uidvalidity(self, folder: str) -> int:
-        info = self.connect().select_folder(folder, readonly=True)
-        return int(info[b"UIDVALIDITY"])
+        with self._talking(folder):
+            info = self.connect().select_folder(folder, readonly=True)
+            return int(info[b"UIDVALIDITY"])
 
     def new_batches(self, folder: str, last_uid: int) -> Iterator[FolderBatch]:
         """Messages with UID above `last_uid`, oldest first, batch_size at a time."""
-        client = self.connect()
-        uidvalidity = int(client.select_folder(folder, readonly=True)[b"UIDVALIDITY"])
-        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+        with self._talking(folder):
+            client = self.connect()
+            uidvalidity = int(client.select_folder(folder, readonly=True)[b"UIDVALIDITY"])
+            uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         size = self.config.batch_size
         for start in range(0, len(uids), size):
             chunk = uids[start:start + size]
-            yield FolderBatch(folder, uidvalidity, self._fetch(client, folder, uidvalidity, chunk),
-                              chunk[-1])
+            with self._talking(folder):
+                deliveries = self._fetch(client, folder, uidvalidity, chunk)
+            yield FolderBatch(folder, uidvalidity, deliveries, chunk[-1])
+
+    @contextmanager
+    def _talking(self, folder: str) -> Iterator[None]:
+        """A server that fails, hangs or hangs up mid-drain is one clear line, not a traceback."""
+        try:
+            yield
+        except (OSError, IMAPClientError) as exc:
+            broken, self.client = self.client, None  # the next connect() starts afresh
+            if broken is not None:
+                with suppress(OSError, IMAPClientError):
+                    broken.shutdown()  # no LOGOUT: a hung server would make us wait again
+            raise SourceError(
+                f"mailbox {self.config.name!r}, folder {folder!r} ({self.config.host}:"
+                f"{self.config.port}): the server failed during the drain: {_text(exc)}; "
+                "every mail stored so far is kept, the next run goes on from there") from None
 
     def _fetch(self, client: IMAPClient, folder: str, uidvalidity: int,
                uids: list[int]) -> list[Delivery]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 08:59:19.618266
+Create Date: 2026-11-23 10:09:25.517518
 """
 
 from collections.abc import Sequence
@@ -68,7 +68,10 @@ def upgrade() -> None:
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_assignee'), ['assignee'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_category'), ['category'], unique=False)
+        batch_op.create_index('ix_case_category_received_at', ['category', 'received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_customer_address'), ['customer_address'], unique=False)
+        batch_op.create_index('ix_case_customer_received_at', ['customer_address', 'received_at'], unique=False)
+        batch_op.create_index('ix_case_received_at', ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_severity'), ['severity'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_status'), ['status'], unique=False)
 
@@ -179,6 +182,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_recipient'), ['recipient'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_state'), ['state'], unique=False)
 
     op.create_table('participant',
@@ -236,6 +240,7 @@ def downgrade() -> None:
     op.drop_table('participant')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_state'))
+        batch_op.drop_index(batch_op.f('ix_outbox_recipient'))
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
 
     op.drop_table('outbox')
@@ -260,7 +265,10 @@ def downgrade() -> None:
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_status'))
         batch_op.drop_index(batch_op.f('ix_case_severity'))
+        batch_op.drop_index('ix_case_received_at')
+        batch_op.drop_index('ix_case_customer_received_at')
         batch_op.drop_index(batch_op.f('ix_case_customer_address'))
+        batch_op.drop_index('ix_case_category_received_at')
         batch_op.drop_index(batch_op.f('ix_case_category'))
         batch_op.drop_index(batch_op.f('ix_case_assignee'))
 
