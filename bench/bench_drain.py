@@ -26,7 +26,7 @@ from _setup import DEFAULT_MODEL, Corpus, bench_config, fill
 from imapclient import IMAPClient
 
 from ingestd import logs
-from ingestd.drain import DrainReport, _commit_batch, _resync_if_needed
+from ingestd.drain import DrainReport, commit_batch, resync
 from ingestd.ingest import Delivery
 from ingestd.message import parse_bytes
 from ingestd.pipeline import process_pending
@@ -131,13 +131,13 @@ def naive_drain(app: Ingestd) -> DrainReport:
     services, report = app.services, DrainReport()
     source = ImapSource(services.settings.mailbox[0])
     try:
-        last_uid = _resync_if_needed(services, source, "INBOX")
+        last_uid = resync(services, source, "INBOX")
         client = source.connect()
         uidvalidity = int(client.select_folder("INBOX", readonly=True)[b"UIDVALIDITY"])
         for uid in sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid):
             raw = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
             delivery = Delivery(source.config.name, bytes(raw), "INBOX", uidvalidity, str(uid))
-            report.add(_commit_batch(services, source.config.name,
+            report.add(commit_batch(services, source.config.name,
                                      FolderBatch("INBOX", uidvalidity, [delivery], uid)))
             process_pending(services, stats=report.processed)
     finally:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingestd.config import Settings
-from ingestd.drain import INSTANCE
+from ingestd.instance import instance
 from ingestd.errors import StorageError
 from ingestd.mailout import Composer
 from ingestd.mailout.sender import Sender
@@ -48,4 +48,4 @@ def build_services(settings: Settings, engine: Engine,
 
 
 def build_sender(services: Services) -> Sender:
-    return Sender(services.settings.smtp, services.factory, services.clock, INSTANCE)
+    return Sender(services.settings.smtp, services.factory, services.clock, instance())

@@ -7,9 +7,6 @@ from the start; deduplication makes the second copy of every message a no-op.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ingestd.errors import IngestdError
+from ingestd.instance import instance, is_gone
 from ingestd.ingest import Delivery, StoreResult, store
 from ingestd.mailout.sender import database_errors
 from ingestd.pipeline import ProcessStats, Services, process_pending
@@ -27,7 +25,6 @@ from storage import FolderState, RawMessage, transaction
 from storage.ops import insert_ignore
 
 log = structlog.get_logger("ingestd.drain")
-INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -45,14 +42,14 @@ class DrainReport:
 def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> None:
     """Fetch every folder of one mailbox; process after each committed batch."""
     for folder in source.config.folders:
-        if not _take_lease(services, source.config.name, folder):
+        if not take_lease(services, source.config.name, folder):
             log.info("folder_busy", mailbox=source.config.name, folder=folder)
             continue
-        last_uid = _resync_if_needed(services, source, folder)
+        last_uid = resync(services, source, folder)
         for batch in source.new_batches(folder, last_uid):
-            report.add(_commit_batch(services, source.config.name, batch))
+            report.add(commit_batch(services, source.config.name, batch))
             process_pending(services, stats=report.processed)
-            _take_lease(services, source.config.name, folder)
+            take_lease(services, source.config.name, folder)
 
 
 def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
@@ -74,7 +71,7 @@ def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
         return store(session, deliveries, services.clock())
 
 
-def _commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> StoreResult:
+def commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> StoreResult:
     """Raw bytes and the folder's new last UID in one transaction: never one without the other."""
     with transaction(services.factory) as session:
         result = store(session, batch.deliveries, services.clock())
@@ -87,7 +84,7 @@ def _commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> Store
     return result
 
 
-def _resync_if_needed(services: Services, source: ImapSource, folder: str) -> int:
+def resync(services: Services, source: ImapSource, folder: str) -> int:
     """The last UID to continue from; 0 when the folder's UIDVALIDITY changed."""
     uidvalidity = source.uidvalidity(folder)
     with transaction(services.factory) as session:
@@ -110,22 +107,24 @@ def _state(session: Session, mailbox: str, folder: str) -> FolderState:
     return state
 
 
-def _take_lease(services: Services, mailbox: str, folder: str) -> bool:
+def take_lease(services: Services, mailbox: str, folder: str) -> bool:
     """Hold the folder for this instance; False while another live instance holds it."""
     now = services.clock()
     until = now + timedelta(seconds=services.settings.daemon.lease_seconds)
     with transaction(services.factory) as session:
-        _state(session, mailbox, folder)
+        state = _state(session, mailbox, folder)
+        crashed = [state.lease_owner] if is_gone(state.lease_owner) else []
         taken = session.execute(update(FolderState).where(
             FolderState.mailbox == mailbox, FolderState.folder == folder,
-            or_(FolderState.lease_owner.is_(None), FolderState.lease_owner == INSTANCE,
-                FolderState.lease_until < now)).values(lease_owner=INSTANCE, lease_until=until))
+            or_(FolderState.lease_owner.is_(None), FolderState.lease_owner == instance(),
+                FolderState.lease_owner.in_(crashed), FolderState.lease_until < now))
+            .values(lease_owner=instance(), lease_until=until))
         return bool(getattr(taken, "rowcount", 0))
 
 
 def release_leases(services: Services) -> None:
     with transaction(services.factory) as session:
-        session.execute(update(FolderState).where(FolderState.lease_owner == INSTANCE)
+        session.execute(update(FolderState).where(FolderState.lease_owner == instance())
                         .values(lease_owner=None, lease_until=None))
 
 

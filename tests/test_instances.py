@@ -37,7 +37,8 @@ def test_two_instances_process_each_mail_once(tmp_path: Path, dovecot: DovecotSe
         for box in range(2):
             dovecot.append(accounts[box], [complaint(n) for n in range(
                 half + box * quarter, half + (box + 1) * quarter)])
-        wait_for(lambda: len(_customers(smtp_sink)) >= MAILS, 60, 0.2, f"{MAILS} acks")
+        wait_for(lambda: len(_customers(smtp_sink)) >= MAILS, max(60, MAILS / 5), 0.2,
+                 f"{MAILS} acks")
     finally:
         for daemon in daemons:
             assert daemon.stop() == 0, daemon.log()

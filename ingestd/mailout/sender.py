@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd import workflow
 from ingestd.config import SmtpConfig
+from ingestd.instance import gone
 from ingestd.errors import StorageError
 from storage import Case, Outbox, transaction
 
@@ -70,9 +71,12 @@ class Sender:
     def _claim(self, limit: int) -> Sequence[int]:
         now = self.clock()
         with transaction(self.factory) as session:
+            crashed = gone(session.scalars(select(Outbox.claimed_by).distinct().where(
+                Outbox.state == "pending", Outbox.claimed_until >= now)))
             rows = session.scalars(select(Outbox).where(
                 Outbox.state == "pending", Outbox.next_attempt_at <= now,
-                or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
+                or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now,
+                    Outbox.claimed_by.in_(crashed)))
                 .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
             for row in rows:
                 row.claimed_by, row.claimed_until = self.owner, now + CLAIM

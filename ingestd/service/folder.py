@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestd.drain import _commit_batch, _resync_if_needed, _take_lease
+from ingestd.drain import commit_batch, resync, take_lease
 from ingestd.pipeline import ProcessStats, Services
 from ingestd.pipeline.runner import process_one
 from ingestd.service.metrics import Metrics
@@ -38,7 +38,7 @@ class Processed:
 
 def hold_lease(services: Services, mailbox: str, folder: str) -> bool:
     """Take or renew this instance's lease on the folder; False while another holds it."""
-    return _take_lease(services, mailbox, folder)
+    return take_lease(services, mailbox, folder)
 
 
 def drain_folder(services: Services, source: ImapSource, folder: str, metrics: Metrics,
@@ -46,9 +46,9 @@ def drain_folder(services: Services, source: ImapSource, folder: str, metrics: M
     """Store every new message of `folder` and process it: (messages stored, last UID)."""
     name = source.config.name
     stored = 0
-    last_uid = _resync_if_needed(services, source, folder)
+    last_uid = resync(services, source, folder)
     for batch in source.new_batches(folder, last_uid):
-        result = _commit_batch(services, name, batch)
+        result = commit_batch(services, name, batch)
         stored, last_uid = stored + result.stored, batch.last_uid
         metrics.fetched(name, folder, result.stored, result.duplicates)
         process(services, metrics, stop)
