@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingestd.config import Settings
-from ingestd.instance import instance
 from ingestd.errors import StorageError
+from ingestd.instance import instance
 from ingestd.mailout import Composer
 from ingestd.mailout.sender import Sender
 from ingestd.pipeline import ModelHolder, Services

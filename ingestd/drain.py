@@ -15,8 +15,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ingestd.errors import IngestdError
-from ingestd.instance import instance, is_gone
 from ingestd.ingest import Delivery, StoreResult, store
+from ingestd.instance import instance, is_gone
 from ingestd.mailout.sender import database_errors
 from ingestd.pipeline import ProcessStats, Services, process_pending
 from ingestd.sources import ImapSource, MaildirSource

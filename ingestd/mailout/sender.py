@@ -14,7 +14,7 @@ import random
 import smtplib
 import ssl
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd import workflow
 from ingestd.config import SmtpConfig
-from ingestd.instance import gone
 from ingestd.errors import StorageError
+from ingestd.instance import gone
 from storage import Case, Outbox, transaction
 
 log = structlog.get_logger("ingestd.sender")
@@ -146,7 +146,8 @@ class Sender:
         if self._smtp is not None:
             return self._smtp
         cfg = self.config
-        context = ssl.create_default_context(cafile=str(cfg.tls_ca_file) if cfg.tls_ca_file else None)
+        cafile = str(cfg.tls_ca_file) if cfg.tls_ca_file else None
+        context = ssl.create_default_context(cafile=cafile)
         if cfg.security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
                                                   context=context)
@@ -162,10 +163,8 @@ class Sender:
 
     def close(self) -> None:
         if self._smtp is not None:
-            try:
+            with suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self._smtp = None
 
     def _mark_sent(self, row_id: int, response: str, *, tentative: bool = False) -> None:
@@ -218,7 +217,7 @@ def database_errors() -> Iterator[None]:
 
 
 def backoff(base_seconds: float, attempts: int) -> timedelta:
-    """Exponential backoff with jitter: base, 2×base, 4×base... capped at six hours."""
+    """Exponential backoff with jitter: base, 2 x base, 4 x base... capped at six hours."""
     delay = min(base_seconds * 2 ** max(attempts - 1, 0), MAX_BACKOFF.total_seconds())
     return timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311  (jitter, not crypto)
 

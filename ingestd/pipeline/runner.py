@@ -102,8 +102,8 @@ def _log_line(row: RawMessage, ctx: Context, action: str, started: float, **extr
     log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,
              severity=case.severity if case else None, action=action,
-             suppressed=ctx.suppressed, duration_ms=round((time.perf_counter() - started) * 1000, 2),
-             **extra)
+             suppressed=ctx.suppressed,
+             duration_ms=round((time.perf_counter() - started) * 1000, 2), **extra)
 
 
 def retry_quarantined(services: Services, ids: Sequence[int] | None = None) -> ProcessStats:

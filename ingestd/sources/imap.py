@@ -7,7 +7,6 @@ every message unread and in place; where ingestd stands is kept in its own datab
 from __future__ import annotations
 
 import shlex
-import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -112,10 +111,8 @@ class ImapSource:
 
     def close(self) -> None:
         if self.client is not None:
-            try:
+            with suppress(TimeoutError, OSError, IMAPClientError):
                 self.client.logout()
-            except (OSError, IMAPClientError, socket.timeout):
-                pass
             self.client = None
 
     def uidvalidity(self, folder: str) -> int:
