@@ -66,7 +66,7 @@ def deliver(app: App, source: str) -> None:
         raise click.UsageError("no message on standard input")
     try:
         outcome = store_and_process(app.services, source, raw)
-    except StorageError as exc:
+    except StorageError as exc:  # the message is not stored: the MTA keeps it and retries
         raise TemporaryFailure(f"{exc}; the MTA should try again later") from None
     click.echo(outcome, err=True)
 
