@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ingestd.message import dedup_key, parse_bytes, strip_quoted
+from ingestd.mailtext import strip_quoted
+from ingestd.message import dedup_key, parse_bytes
 
 HTML_ONLY = (b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <Juergen@Example.COM>\r\n"
              b"To: support@example.test\r\nSubject: =?utf-8?q?Besch=C3=A4digt?=\r\n"
