@@ -52,6 +52,7 @@ class Daemon:
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; the exit code (0 after a clean stop)."""
         self.services = build_services(self.settings, self.engine)
+        self.services.model.get()  # before READY: the first mail must not wait for the model
         self.metrics = Metrics(self.services.factory, self.services.clock)
         self.health = Health(self.settings.daemon.mailbox_unreachable_after, self.metrics)
         self._signals()
