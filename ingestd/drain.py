@@ -7,6 +7,7 @@ from the start; deduplication makes the second copy of every message a no-op.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -41,15 +42,34 @@ class DrainReport:
 
 def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> None:
     """Fetch every folder of one mailbox; process after each committed batch."""
+    def process(result: StoreResult) -> bool:
+        report.add(result)
+        process_pending(services, stats=report.processed)
+        return True
+
     for folder in source.config.folders:
         if not take_lease(services, source.config.name, folder):
             log.info("folder_busy", mailbox=source.config.name, folder=folder)
             continue
-        last_uid = resync(services, source, folder)
-        for batch in source.new_batches(folder, last_uid):
-            report.add(commit_batch(services, source.config.name, batch))
-            process_pending(services, stats=report.processed)
-            take_lease(services, source.config.name, folder)
+        drain_folder(services, source, folder, process)
+
+
+def drain_folder(services: Services, source: ImapSource, folder: str,
+                 after_batch: Callable[[StoreResult], bool]) -> int:
+    """Store the folder's new mail batch by batch; returns the last UID reached.
+
+    `after_batch` runs after each commit (it processes what came in) and returns False to
+    stop early; the folder's lease is renewed between batches.
+    """
+    last_uid = resync(services, source, folder)
+    for batch in source.new_batches(folder, last_uid):
+        result = commit_batch(services, source.config.name, batch)
+        last_uid = batch.last_uid
+        go_on = after_batch(result)
+        take_lease(services, source.config.name, folder)
+        if not go_on:
+            break
+    return last_uid
 
 
 def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:

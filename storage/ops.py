@@ -33,12 +33,3 @@ def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]
     statement = module.insert(table).values(rows).on_conflict_do_nothing()
     statement = statement.returning(table.c[returning])
     return set(session.scalars(statement))
-
-
-def lock_clause(session: Session) -> dict[str, bool]:
-    """Arguments for `with_for_update` that skip rows another instance holds (PostgreSQL).
-
-    Plain `with_for_update(skip_locked=True)` is enough where SQLite may run the query too:
-    SQLite has no row locks and SQLAlchemy leaves the clause out there.
-    """
-    return {"skip_locked": True} if session.get_bind().dialect.name == "postgresql" else {}

@@ -9,7 +9,7 @@ batch runs again. A step that raises sends its message to quarantine, the rest g
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -34,17 +34,33 @@ class ProcessStats:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
+Done = Callable[[RawMessage, float], None]
+
+
 def process_pending(services: Services, *, batch_size: int = 200,
-                    stats: ProcessStats | None = None) -> ProcessStats:
-    """Process every pending raw message; returns what happened."""
+                    stats: ProcessStats | None = None, stop: Callable[[], bool] | None = None,
+                    on_done: Done | None = None) -> ProcessStats:
+    """Process pending raw messages until none is left or `stop` says so.
+
+    `on_done(row, seconds)` hears of each message once its batch is committed (metrics).
+    """
     stats = stats or ProcessStats()
-    while True:
-        with transaction(services.factory) as session:
-            rows = _claim(session, batch_size)
-            for row in rows:
-                process_one(session, services, row, stats)
-        if len(rows) < batch_size:
-            return stats
+    while not (stop and stop()):
+        done = process_batch(services, batch_size, stats)
+        for row, seconds in done:
+            if on_done:
+                on_done(row, seconds)
+        if len(done) < batch_size:
+            break
+    return stats
+
+
+def process_batch(services: Services, limit: int,
+                  stats: ProcessStats) -> list[tuple[RawMessage, float]]:
+    """Claim up to `limit` pending messages and process them in one committed transaction."""
+    with transaction(services.factory) as session:
+        return [(row, process_one(session, services, row, stats))
+                for row in _claim(session, limit)]
 
 
 def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
@@ -54,8 +70,11 @@ def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
 
 
 def process_one(session: Session, services: Services, row: RawMessage,
-                stats: ProcessStats) -> None:
-    """Run one message through every step inside a savepoint; quarantine it on failure."""
+                stats: ProcessStats) -> float:
+    """Run one message through every step inside a savepoint; quarantine it on failure.
+
+    Returns the seconds it took.
+    """
     started, ctx = time.perf_counter(), Context(session=session, services=services, raw=row)
     step_name = "start"
     savepoint = session.begin_nested()
@@ -72,13 +91,13 @@ def process_one(session: Session, services: Services, row: RawMessage,
         ctx.case = None  # whatever the steps built was rolled back with the savepoint
         _quarantine(session, services, row, step_name, exc)
         stats.quarantined += 1
-        _log_line(row, ctx, "quarantined", started, step=step_name, error=_describe(exc))
-        return
+        return _log_line(row, ctx, "quarantined", started, step=step_name,
+                         error=_describe(exc))
     savepoint.commit()
     row.state, row.outcome, row.processed_at = "done", ctx.outcome, services.clock()
     stats.processed += 1
     stats.count(ctx.outcome)
-    _log_line(row, ctx, ctx.outcome, started)
+    return _log_line(row, ctx, ctx.outcome, started)
 
 
 def _quarantine(session: Session, services: Services, row: RawMessage, step: str,
@@ -97,13 +116,16 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _log_line(row: RawMessage, ctx: Context, action: str, started: float, **extra: str) -> None:
+def _log_line(row: RawMessage, ctx: Context, action: str, started: float,
+              **extra: str) -> float:
+    """The canonical line for one message; returns the seconds it took."""
+    seconds = time.perf_counter() - started
     case = ctx.case
     log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,
              severity=case.severity if case else None, action=action,
-             suppressed=ctx.suppressed,
-             duration_ms=round((time.perf_counter() - started) * 1000, 2), **extra)
+             suppressed=ctx.suppressed, duration_ms=round(seconds * 1000, 2), **extra)
+    return seconds
 
 
 def retry_quarantined(services: Services, ids: Sequence[int] | None = None) -> ProcessStats:
