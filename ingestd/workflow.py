@@ -62,7 +62,8 @@ def enqueue(session: Session, draft: Draft, case: Case | None, *, key: str | Non
     session.add(row)
     if case is not None and to_customer:
         session.add(CaseMessage(case=case, direction="out", message_id=draft.message_id,
-                                sender=draft.recipient, subject="", text="", sent_at=at))
+                                sender=draft.sender, subject=draft.subject, text=draft.text,
+                                sent_at=at))
     return row
 
 

@@ -165,8 +165,8 @@ def test_forged_threading_never_reaches_another_customers_case(tmp_path, dovecot
     app.run_once()
 
     with app.services.factory() as session:
-        senders = set(session.scalars(select(CaseMessage.sender)
-                                      .where(CaseMessage.case_id == case.id)))
+        senders = set(session.scalars(select(CaseMessage.sender).where(
+            CaseMessage.case_id == case.id, CaseMessage.direction == "in")))
         others = list(session.scalars(select(Case).where(Case.id != case.id)))
     assert senders == {"ann@example.net"}, "a stranger's mail landed in Ann's case"
     assert {c.customer_address for c in others} >= {"mallory1@evil.example",

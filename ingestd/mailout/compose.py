@@ -41,6 +41,9 @@ class Draft:
     recipient: str
     message_id: str
     raw: bytes
+    sender: str = ""
+    subject: str = ""
+    text: str = ""
 
 
 class Composer:
@@ -90,7 +93,8 @@ class Composer:
             msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to))
         for name, value in (headers or {}).items():
             msg[name] = _encoded(_one_line(value))
-        return Draft(kind, recipient, message_id, msg.as_bytes())
+        return Draft(kind, recipient, message_id, msg.as_bytes(), parseaddr(self.sender)[1],
+                     _tagged(subject, reference), body)
 
     def _render_text(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
         rendered = self._text.get_template(f"{kind}.txt").render(context)
