@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingestd.message import dedup_key, message_id_of
-from storage import MessageKey, RawMessage, utcnow
+from storage import MessageKey, RawMessage
 from storage.ops import insert_ignore_many
 
 
@@ -59,7 +59,7 @@ def store(session: Session, deliveries: Iterable[Delivery], now: datetime) -> St
                               "raw_message_id")
     for row in rows:
         if row.id not in kept:
-            _mark_duplicate(session, row)
+            _mark_duplicate(session, row, now)
     result.stored, result.duplicates = len(kept), len(rows) - len(kept)
     return result
 
@@ -92,9 +92,9 @@ def _raw_row(delivery: Delivery, now: datetime) -> RawMessage:
         raw=delivery.raw, received_at=now, state="pending")
 
 
-def _mark_duplicate(session: Session, row: RawMessage) -> None:
+def _mark_duplicate(session: Session, row: RawMessage, now: datetime) -> None:
     """Keep the location (so it is never fetched again) but not a second copy of the bytes."""
     original = session.scalar(
         select(MessageKey.raw_message_id).where(MessageKey.dedup_key == row.dedup_key))
     row.state, row.duplicate_of, row.raw = "duplicate", original, None
-    row.outcome, row.processed_at = "duplicate", utcnow()
+    row.outcome, row.processed_at = "duplicate", now

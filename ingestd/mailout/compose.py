@@ -51,6 +51,7 @@ class Composer:
 
     def __init__(self, templates: Path, sender: str, key: str) -> None:
         self.sender = sender
+        self.team_name = parseaddr(sender)[0] or "Customer Support"  # signs every mail
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "ingestd.invalid"
         self._key = key.encode()
         loader = jinja2.FileSystemLoader(templates)
@@ -77,8 +78,9 @@ class Composer:
         Automatic mail carries Auto-Submitted (RFC 3834) so robots do not answer it; a reply
         written by an agent (`automatic=False`) is ordinary mail.
         """
-        subject, body = self._render_text(kind, {**context, "reference": reference})
-        html = self._render_html(kind, {**context, "reference": reference})
+        context = {"team_name": self.team_name, **context, "reference": reference}
+        subject, body = self._render_text(kind, context)
+        html = self._render_html(kind, context)
         msg = _body(body, html)
         message_id = self.new_message_id(reference)
         msg["From"], msg["To"] = _address(self.sender), _address(recipient)

@@ -72,8 +72,7 @@ def acknowledge(ctx: Context) -> None:
         return
     services, now = ctx.services, ctx.services.clock()
     reason = ctx.suppressed or _rate_limited(ctx)
-    view = {**workflow.case_view(case, services.calendar.zone),
-            "team_name": _team_name(services.settings.smtp.from_)}
+    view = workflow.case_view(case, services.calendar.zone)
     if reason is None:
         kind = "acknowledgment_urgent" if case.escalate else "acknowledgment"
         draft = services.composer.compose(
@@ -108,9 +107,3 @@ def _notify_team(ctx: Context, view: dict[str, object]) -> None:
         "team_notification", services.settings.routing.address(case.category),
         case.reference or "", view, headers=headers)
     workflow.enqueue(ctx.session, draft, case, key=f"notify:{case.id}", at=services.clock())
-
-
-def _team_name(sender: str) -> str:
-    from email.utils import parseaddr  # noqa: PLC0415
-
-    return parseaddr(sender)[0] or "Customer Support"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -65,7 +64,7 @@ def reply(session: Session, services: Services, case: Case, body: str, *, actor:
     subject = case.subject if case.subject.lower().startswith("re:") else f"Re: {case.subject}"
     draft = services.composer.compose(
         "agent_reply", case.customer_address, case.reference or "",
-        {"body": body, "subject": subject.strip(), "team_name": team_name(services)},
+        {"body": body, "subject": subject.strip()},
         in_reply_to=latest.message_id if latest else None, automatic=False)
     workflow.enqueue(session, draft, case, key=None, at=at, to_customer=True)
     session.flush()
@@ -100,10 +99,6 @@ def record_corrective_action(session: Session, case: Case, *, root_cause: str, a
                               "actor": actor, "at": at.isoformat()}
     workflow.record(session, case, "corrective_action", actor=actor, at=at,
                     new=root_cause.strip()[:200], note=action.strip())
-
-
-def team_name(services: Services) -> str:
-    return parseaddr(services.settings.smtp.from_)[0] or "Customer Support"
 
 
 def _amount(amount: str | None) -> str | None:

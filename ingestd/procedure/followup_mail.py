@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from ingestd import workflow
-from ingestd.procedure.actions import team_name
 from ingestd.procedure.deadlines import followup_due
 from storage import Case
 
@@ -90,7 +89,7 @@ def _send(session: Session, services: Services, case: Case, now: datetime) -> bo
     latest = workflow.latest_inbound(session, case)
     draft = services.composer.compose(
         "followup", case.customer_address, case.reference or "",
-        {**workflow.case_view(case, services.calendar.zone), "team_name": team_name(services)},
+        workflow.case_view(case, services.calendar.zone),
         in_reply_to=latest.message_id if latest else None)
     workflow.enqueue(session, draft, case, key=f"followup:{case.id}", at=now, to_customer=True)
     case.followup_sent_at = now
