@@ -13,9 +13,11 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ingestd.errors import IngestdError
+from ingestd.app import build_sender
+from ingestd.errors import IngestdError, StorageError
 from ingestd.ingest import Delivery, StoreResult, store
 from ingestd.instance import instance, is_gone
 from ingestd.mailout.sender import database_errors
@@ -180,11 +182,6 @@ def _source_failed(report: DrainReport, exc: IngestdError, name: str) -> None:
 
 def store_and_process(services: Services, source: str, raw: bytes) -> str:
     """One message from standard input: durable first, then processed and acknowledged."""
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
-
-    from ingestd.app import build_sender  # noqa: PLC0415
-    from ingestd.errors import StorageError  # noqa: PLC0415
-
     try:
         result = _commit(services, [Delivery(source=source, raw=raw)])
     except SQLAlchemyError as exc:
