@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 
@@ -297,3 +298,29 @@ def test_two_hundred_complaints_and_a_hundred_replies(tmp_path, dovecot, smtp_si
     assert inbound == 320  # 200 complaints, 100 replies, and the 20 auto-replies on their cases
     acknowledged = [a.rcpt_tos[0] for a in _acks(smtp_sink)]
     assert len(acknowledged) == len(set(acknowledged)) == 200  # none to a reply or a robot
+
+
+def test_reply_long_after_closing_opens_a_new_linked_case(tmp_path, dovecot, smtp_sink):
+    account, app = _setup(tmp_path, dovecot, smtp_sink,
+                          extra="[cases]\nreopen_window_days = 30\n")
+    dovecot.append(account, [complaint(1, sender="ann@example.net")])
+    app.run_once()
+    with app.services.factory() as session, session.begin():
+        old = session.scalars(select(Case)).one()
+        for status in ("resolved", "closed"):
+            workflow.set_status(session, old, status, actor="agent", at=app.services.clock())
+    ack_id = _acks(smtp_sink)[0].message["Message-ID"]
+
+    later = app.services.clock() + timedelta(days=31)
+    app.services.clock = lambda: later
+    dovecot.append(account, [mail("ann@example.net", f"Re: [{old.reference}]", "It broke again",
+                                  in_reply_to=ack_id)])
+    app.run_once()
+
+    cases = _case_of(app, "ann@example.net")
+    assert len(cases) == 2
+    new = next(c for c in cases if c.id != old.id)
+    assert new.linked_case_id == old.id
+    assert f"follows_closed_case:{old.reference}" in new.flags
+    assert next(c for c in cases if c.id == old.id).status == "closed"
+    assert len(_acks(smtp_sink, "ann@example.net")) == 2  # the new case is acknowledged
