@@ -232,7 +232,8 @@ def test_sighup_reloads_configuration(rig: Rig) -> None:
 def test_unit_file_passes_systemd_analyze(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+        pytest.fail("systemd-analyze is missing: install the Debian package systemd "
+                    "(bash .ci/setup does)")
     unit = (REPO / "ingestd" / "systemd" / "ingestd.service").read_text(encoding="utf-8")
     for key in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
                 "ProtectSystem=strict", "StateDirectory=ingestd", "NoNewPrivileges=yes"):
