@@ -23,6 +23,7 @@ from ingestd.pipeline.open_case import triage as real_triage
 from ingestd.pipeline.steps import STEPS
 from ingestd.procedure import compute_deadlines
 from storage import Case, Outbox, make_engine, transaction, upgrade
+from tests import support
 
 ESCALATION = {"level1": "supervisor@example.test", "level2": "manager@example.test",
               "level3": "executive@example.test"}
@@ -133,17 +134,8 @@ def outbox(services: Services, kind: str | None = None) -> list[Outbox]:
 
 def write_config(tmp_path: Path, db_url: str) -> Path:
     """A config.toml on the test database, for driving the CLI."""
-    path = tmp_path / "config.toml"
-    path.write_text(f"""
-templates = "{REPO_ROOT / 'templates'}"
-[database]
-url = "{db_url}"
-[smtp]
-mode = "file"
-path = "{tmp_path / 'outbox'}"
-from = "Support Team <support@example.test>"
-""", encoding="utf-8")
-    return path
+    return support.write_config(tmp_path, support.ConfigSpec(
+        db_url, sender="Support Team <support@example.test>"))
 
 
 def run_cli(config: Path, *args: str) -> str:

@@ -36,6 +36,7 @@ class ConfigSpec:
     mailboxes: list[MailboxSpec] = field(default_factory=list)
     maildirs: dict[str, Path] = field(default_factory=dict)
     smtp_port: int | None = None
+    sender: str = "Customer Support <support@example.test>"
     templates: Path = REPO / "templates"
     extra: str = ""
 
@@ -66,10 +67,11 @@ def write_config(directory: Path, spec: ConfigSpec) -> Path:
         lines += ["[[maildir]]", f"name = {toml_string(name)}",
                   'address = "support@example.test"', f"path = {toml_string(str(path))}"]
     if spec.smtp_port is None:
-        lines += ["[smtp]", 'mode = "file"', f"path = {toml_string(str(directory / 'outbox'))}"]
+        lines += ["[smtp]", 'mode = "file"', f"path = {toml_string(str(directory / 'outbox'))}",
+                  f"from = {toml_string(spec.sender)}"]
     else:
         lines += ["[smtp]", 'mode = "smtp"', 'host = "127.0.0.1"', f"port = {spec.smtp_port}",
-                  'security = "none"', 'from = "Customer Support <support@example.test>"',
+                  'security = "none"', f"from = {toml_string(spec.sender)}",
                   "max_attempts = 5", "backoff_seconds = 0.01", "timeout = 5"]
     path = directory / "config.toml"
     path.write_text("\n".join(lines) + "\n" + spec.extra, encoding="utf-8")
