@@ -45,12 +45,3 @@ class NotFound(IngestdError):
     """A case, message or quarantine entry named on the command line does not exist."""
 
     exit_code = 2
-
-
-class StepFailed(IngestdError):
-    """A pipeline step failed on one message; the message goes to quarantine."""
-
-    def __init__(self, step: str, error: str) -> None:
-        super().__init__(f"{step}: {error}")
-        self.step = step
-        self.error = error

@@ -5,7 +5,6 @@ Each model is written with ``card.json`` (for tools) and ``card.md`` (for people
 
 import json
 import os
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,9 +122,4 @@ def render_markdown(model_card: dict[str, Any]) -> str:
     lines += ["## Rules on top", ""] + [f"- {r}" for r in model_card["rules"]] + [""]
     lines += ["## Known limits", ""] + [f"- {k}" for k in model_card["known_limits"]]
     return "\n".join(lines) + "\n"
-
-
-def label_counts(values: list[str | None]) -> dict[str, int]:
-    """Counts of labels (for the data section)."""
-    return dict(Counter(v for v in values if v))
 

@@ -49,11 +49,6 @@ def build_estimator(kind: str = DEFAULT_KIND) -> Any:
     raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def build_pipeline(kind: str = DEFAULT_KIND) -> Pipeline:
-    """An unfitted text -> label pipeline (for a single task)."""
-    return Pipeline([("features", build_features()), ("classifier", build_estimator(kind))])
-
-
 def fit_pipelines(
     texts: Sequence[str], labels: Mapping[str, Sequence[str | None]], kind: str = DEFAULT_KIND,
 ) -> dict[str, Pipeline]:

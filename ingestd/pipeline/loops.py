@@ -13,7 +13,6 @@ from ingestd.message import ParsedMessage
 from storage import Outbox
 
 ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
-_ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)(\+|@)")
 
 
 def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) -> str | None:
@@ -46,10 +45,6 @@ def is_bounce(parsed: ParsedMessage) -> bool:
     sender = parsed.sender_address or ""
     return parsed.content_type == "multipart/report" or bool(
         re.match(r"^(mailer-daemon|postmaster)@", sender))
-
-
-def is_robot_sender(address: str | None) -> bool:
-    return bool(address and _ROBOT_SENDERS.match(address))
 
 
 def over_rate_limit(session: Session, recipient: str, limit: int, now_minus_hour: object) -> bool:
