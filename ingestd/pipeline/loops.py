@@ -16,7 +16,10 @@ ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
 
 
 def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) -> str | None:
-    """Why this mail must get no automatic answer, or None when it may get one."""
+    """Why this mail must get no automatic answer, or None when it may get one.
+
+    Bounces never get here: the filter step records them against our outbox and stops.
+    """
     headers = parsed.headers
     auto = headers.get("auto-submitted", "").split(";")[0].strip().lower()
     precedence = headers.get("precedence", "").strip().lower()
@@ -28,7 +31,6 @@ def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) ->
         ("list-id" in headers or "list-unsubscribe" in headers, "mailing list"),
         ("x-autoreply" in headers or "x-autorespond" in headers, "auto-reply header"),
         (parsed.return_path == "", "empty return path"),
-        (is_bounce(parsed), "delivery report or bounce"),
         ((parsed.sender_address or "") in our_addresses, "our own address"),
     )
     return next((reason for hit, reason in checks if hit), None)
