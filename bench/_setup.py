@@ -114,10 +114,14 @@ def fill(server: DovecotServer, account: Account, corpus: Corpus, count: int) ->
 
 
 def bench_config(directory: Path, db_url: str, account: Account, model: Path,
-                 batch_size: int = 500) -> Path:
-    """The test suite's config for one mailbox, with outgoing mail written to files."""
+                 batch_size: int = 500, *, workers: int | None = None) -> Path:
+    """The test suite's config for one mailbox, with outgoing mail written to files.
+
+    `workers`: `[daemon] workers` (parse-and-score processes); None keeps ingestd's default.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    spec = ConfigSpec(db_url, [MailboxSpec(account, batch_size=batch_size)])
+    extra = "" if workers is None else f"[daemon]\nworkers = {workers}\n"
+    spec = ConfigSpec(db_url, [MailboxSpec(account, batch_size=batch_size)], extra=extra)
     path = write_config(directory, spec)
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace(str(DEFAULT_MODEL), str(model)), encoding="utf-8")

@@ -46,6 +46,8 @@ def main() -> None:
                         help="mails for the naive comparison (it is slow); 0 skips it")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--batch-size", type=int, default=500, help="UIDs per FETCH")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="[daemon] workers: parse-and-score processes (default: ingestd's)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="triage model file")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ingestd-bench-"))
@@ -112,7 +114,8 @@ def fetch_all(account: Account, batch_size: int, parse: Callable[[bytes], Any] |
 def drain_rate(directory: Path, url: str, account: Account, args: argparse.Namespace,
                drain: Callable[[Ingestd], DrainReport] | None = None) -> float:
     """Messages per second through the whole pipeline into a fresh database."""
-    app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size))
+    app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size,
+                               workers=args.workers))
     try:
         app.services.model.get()  # `ingestd run` loads the model before draining too
         started = time.perf_counter()

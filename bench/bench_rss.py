@@ -34,6 +34,7 @@ class Samples:
 
     points: list[tuple[int, float]] = field(default_factory=list)
     peak_mb: float = 0.0
+    worker_peak_mb: float = 0.0  # the parse-and-score worker processes, each
 
     def at(self, done: int) -> float | None:
         """RSS of the first sample taken with at least `done` messages processed."""
@@ -80,6 +81,9 @@ def measure(config: Path, log: Path) -> Samples:
             if status:
                 samples.points.append((done, status.get("VmRSS", 0.0)))
                 samples.peak_mb = max(samples.peak_mb, status.get("VmHWM", 0.0))
+            for child in _children(process.pid):
+                samples.worker_peak_mb = max(samples.worker_peak_mb,
+                                             _status(child).get("VmHWM", 0.0))
             time.sleep(0.1)
     if process.returncode != 0:
         print(f"WARNING: ingestd exited with {process.returncode}; see {log}")
@@ -96,6 +100,19 @@ def _status(pid: int) -> dict[str, float]:
     return {parts[0].rstrip(":"): int(parts[1]) / 1024 for parts in fields}
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (ingestd's worker processes)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii").rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def report(samples: Samples, mails: int) -> None:
     processed = samples.points[-1][0] if samples.points else 0
     start = samples.at(1)
@@ -110,6 +127,8 @@ def report(samples: Samples, mails: int) -> None:
     verdict = "met" if samples.peak_mb <= TARGET_MB else "MISSED"
     print(f"peak RSS (VmHWM) {samples.peak_mb:.0f} MB, target {TARGET_MB} MB: {verdict}; "
           f"growth {growth}")
+    print(f"worker processes (parse and score ahead): peak RSS {samples.worker_peak_mb:.0f} MB "
+          f"each; with the main process {samples.peak_mb + samples.worker_peak_mb:.0f} MB")
 
 
 def _mb(value: float | None) -> str:

@@ -14,6 +14,7 @@ from ingestd.instance import instance
 from ingestd.mailout import Composer
 from ingestd.mailout.sender import Sender
 from ingestd.pipeline import ModelHolder, Services
+from ingestd.pipeline.prepare import Preparer, default_workers
 from ingestd.procedure import BusinessCalendar
 from storage import is_current, make_engine, sessions, setting, utcnow
 
@@ -44,7 +45,9 @@ def build_services(settings: Settings, engine: Engine,
     composer = Composer(settings.templates, settings.smtp.from_, key)
     return Services(settings=settings, factory=factory, composer=composer,
                     model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
-                    calendar=BusinessCalendar.from_config(settings.calendar), clock=clock)
+                    calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,
+                    preparer=Preparer(default_workers() if settings.daemon.workers is None
+                                      else settings.daemon.workers))
 
 
 def build_sender(services: Services) -> Sender:

@@ -136,6 +136,7 @@ class DaemonConfig(Section):
     mailbox_unreachable_after: float = 300.0
     sweep_interval: float = 60.0
     lease_seconds: float = 60.0
+    workers: Annotated[int, Field(ge=0, le=64)] | None = None  # None: one per core beyond one
 
 
 class RetentionConfig(Section):

@@ -189,6 +189,7 @@ class Daemon:
         if server is not None:
             server.shutdown()
             server.server_close()
+        self.services.close()
         self.engine.dispose()
         log.info("stopped")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from storage.schema import Base
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -33,3 +35,18 @@ def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]
     statement = module.insert(table).values(rows).on_conflict_do_nothing()
     statement = statement.returning(table.c[returning])
     return set(session.scalars(statement))
+
+
+def next_id(session: Session, model: type[Base]) -> int:
+    """The id the next row of `model`'s table will get, taken before the INSERT.
+
+    So a row's id can be used (in a reference number, say) without a flush and an UPDATE.
+    PostgreSQL draws it from the column's sequence; on SQLite the writing transaction holds
+    the database's write lock, so the next id is the largest one plus one, as SQLite's own
+    choice would be.
+    """
+    table = cast(Table, model.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(f'"{table.name}"', "id")
+        return int(session.execute(select(func.nextval(sequence))).scalar_one())
+    return int(session.scalar(select(func.max(table.c.id))) or 0) + 1

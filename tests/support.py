@@ -100,6 +100,7 @@ class Ingestd:
         return report
 
     def close(self) -> None:
+        self.services.close()
         self.engine.dispose()
 
 

@@ -168,6 +168,7 @@ def test_run_acknowledges_new_mail_and_stops_cleanly(rig: Rig,
         rig.dovecot.append(rig.account, complaint(1))
         rig.sink.wait_for(1, timeout=10)
         elapsed = time.monotonic() - started
+        wait_for(lambda: "WATCHDOG=1" in notify_socket.messages, 5, 0.05, "a watchdog ping")
         stopping = time.monotonic()
     finally:
         code = daemon.stop()

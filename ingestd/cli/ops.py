@@ -33,6 +33,7 @@ def run(app: App, once: bool, as_json: bool) -> None:
     services = app.services
     services.model.get()  # a missing or unsafe model stops here, not in every message
     report = drain_all(services)
+    services.close()
     sent = build_sender(services).deliver_pending()
     release_leases(services)
     summary = {"stored": report.stored, "duplicates": report.duplicates,

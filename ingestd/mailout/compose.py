@@ -52,7 +52,9 @@ class Composer:
     def __init__(self, templates: Path, sender: str, key: str) -> None:
         self.sender = sender
         self.team_name = parseaddr(sender)[0] or "Customer Support"  # signs every mail
-        self.domain = parseaddr(sender)[1].rpartition("@")[2] or "ingestd.invalid"
+        self.sender_address = parseaddr(sender)[1]
+        self.domain = self.sender_address.rpartition("@")[2] or "ingestd.invalid"
+        self._from = _address(sender)
         self._key = key.encode()
         loader = jinja2.FileSystemLoader(templates)
         self._text = jinja2.Environment(
@@ -83,7 +85,7 @@ class Composer:
         html = self._render_html(kind, context)
         msg = _body(body, html)
         message_id = self.new_message_id(reference)
-        msg["From"], msg["To"] = _address(self.sender), _address(recipient)
+        msg["From"], msg["To"] = self._from, _address(recipient)
         msg["Subject"] = _encoded(_tagged(subject, reference))
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{message_id}>"
@@ -95,7 +97,7 @@ class Composer:
             msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to))
         for name, value in (headers or {}).items():
             msg[name] = _encoded(_one_line(value))
-        return Draft(kind, recipient, message_id, msg.as_bytes(), parseaddr(self.sender)[1],
+        return Draft(kind, recipient, message_id, msg.as_bytes(), self.sender_address,
                      _tagged(subject, reference), body)
 
     def _render_text(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:

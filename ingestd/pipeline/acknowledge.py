@@ -7,7 +7,6 @@ import re
 from sqlalchemy import select
 
 from ingestd import workflow
-from ingestd.message import parse_bytes
 from ingestd.pipeline.context import Context, Stop
 from ingestd.pipeline.loops import (
     HOUR,
@@ -16,17 +15,19 @@ from ingestd.pipeline.loops import (
     over_rate_limit,
     suppression_reason,
 )
+from ingestd.pipeline.prepare import parse_raw
 from storage import Outbox, Suppression
 
 _ANY_MESSAGE_ID = re.compile(rb"<([^<>\s]+@[^<>\s]+)>")
 
 
 def parse(ctx: Context) -> None:
-    """Step: parse the raw bytes; a mail without a usable sender cannot become a case."""
-    raw = ctx.raw.raw or b""
-    if b":" not in raw.partition(b"\n")[0]:
-        raise ValueError("not an RFC 5322 message: it does not start with a header field")
-    ctx.parsed = parse_bytes(raw)
+    """Step: parse the raw bytes (unless a worker did); a mail must start with a header."""
+    prepared = ctx.prepared
+    if prepared is not None and prepared.parsed is not None:
+        ctx.parsed = prepared.parsed
+    else:
+        ctx.parsed = parse_raw(ctx.raw.raw or b"")
 
 
 def filter_loops(ctx: Context) -> None:

@@ -15,6 +15,7 @@ from ingestd.config import Settings
 from ingestd.errors import ConfigError
 from ingestd.mailout import Composer
 from ingestd.message import ParsedMessage
+from ingestd.pipeline.prepare import Prepared, Preparer
 from ingestd.procedure import BusinessCalendar
 from storage import Case, RawMessage
 
@@ -55,6 +56,11 @@ class ModelHolder:
             self._load()
             return True
 
+    @property
+    def stamp(self) -> float:
+        """The modification time of the model file in service (0 before it is loaded)."""
+        return self._mtime
+
     def _load(self) -> None:
         from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only when needed)
 
@@ -75,6 +81,10 @@ class Services:
     model: ModelHolder
     calendar: BusinessCalendar
     clock: Callable[[], datetime]
+    preparer: Preparer = field(default_factory=lambda: Preparer(0))
+
+    def close(self) -> None:
+        self.preparer.close()
 
 
 @dataclass
@@ -84,6 +94,7 @@ class Context:
     session: Session
     services: Services
     raw: RawMessage
+    prepared: Prepared | None = None
     parsed: ParsedMessage = field(init=False)
     case: Case | None = None
     new_case: bool = False

@@ -13,6 +13,7 @@ from ingestd.procedure import compute_deadlines
 from ingestd.procedure.followup_mail import confirms_solution
 from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
+from storage.ops import next_id
 
 RECURRING_WINDOW = timedelta(days=30)
 MAX_PARTICIPANTS = 100
@@ -49,14 +50,17 @@ def _append(ctx: Context, case: Case) -> None:
 
 def _new_case(ctx: Context) -> Case:
     parsed, now = ctx.parsed, ctx.services.clock()
-    case = Case(status="new", customer_name=parsed.sender_name,
+    received_at = ctx.raw.received_at or now
+    case_id = next_id(ctx.session, Case)
+    prefix = ctx.services.settings.cases.reference_prefix
+    case = Case(id=case_id, reference=f"{prefix}-{received_at.year}-{case_id:06d}",
+                status="new", customer_name=parsed.sender_name,
                 customer_address=parsed.sender_address, subject=parsed.subject,
-                description=parsed.reply_text, received_at=ctx.raw.received_at or now,
-                order_numbers=list(parsed.order_numbers), phone_numbers=list(parsed.phone_numbers))
+                description=parsed.reply_text, received_at=received_at,
+                order_numbers=list(parsed.order_numbers), phone_numbers=list(parsed.phone_numbers),
+                # column defaults only apply at the INSERT; the next steps read these first
+                escalation_level=0, escalate=False, serious=False, needs_review=False, flags=[])
     ctx.session.add(case)
-    ctx.session.flush()
-    year = case.received_at.year
-    case.reference = f"{ctx.services.settings.cases.reference_prefix}-{year}-{case.id:06d}"
     ctx.session.add(_case_message(ctx, case))
     _add_participants(ctx, case)
     workflow.record(ctx.session, case, "status", actor="ingestd", at=now, new="new",
@@ -96,15 +100,21 @@ def triage(ctx: Context) -> None:
 
     case, parsed = ctx.case, ctx.parsed
     model = ctx.services.model.get()
+    prepared = ctx.prepared
+    if prepared is not None and prepared.scores is not None and \
+            prepared.stamp == ctx.services.model.stamp:
+        scores = prepared.scores
+    else:
+        scores = model.score(parsed.subject, parsed.reply_text)
     # The counts below never include this message's own rows, so they need not be flushed
     # first: the savepoint flushes them once at its end instead of once per query.
     with ctx.session.no_autoflush:
         signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
-        result = model.classify(parsed.subject, parsed.reply_text, signals)
+        result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
         if category_spike(ctx.session, result.category, ctx.services.clock(),
                           ctx.services.settings.recurring):
             signals = replace(signals, category_spike=True)
-            result = model.classify(parsed.subject, parsed.reply_text, signals)
+            result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
     ctx.triage = result
     case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
     case.confidence, case.needs_review = result.confidence, result.needs_review

@@ -4,6 +4,8 @@ Each message runs inside a savepoint, so its case, messages, triage and outbox r
 together or not at all; a batch of messages shares one commit, which is what makes
 PostgreSQL fast. The raw bytes were committed before, so a crash mid-batch only means the
 batch runs again. A step that raises sends its message to quarantine, the rest go on.
+During a backlog, worker processes parse and score each batch and the next one ahead of
+the steps (`prepare`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ingestd.pipeline.context import Context, Services, Stop
+from ingestd.pipeline.prepare import Lookahead, Prepared
 from ingestd.pipeline.steps import STEPS
 from storage import Quarantine, RawMessage, transaction
 
@@ -45,22 +48,30 @@ def process_pending(services: Services, *, batch_size: int = 200,
     `on_done(row, seconds)` hears of each message once its batch is committed (metrics).
     """
     stats = stats or ProcessStats()
-    while not (stop and stop()):
-        done = process_batch(services, batch_size, stats)
-        for row, seconds in done:
-            if on_done:
-                on_done(row, seconds)
-        if len(done) < batch_size:
-            break
+    ahead = Lookahead(services.preparer, services.model.path)
+    try:
+        while not (stop and stop()):
+            done = process_batch(services, batch_size, stats, ahead)
+            for row, seconds in done:
+                if on_done:
+                    on_done(row, seconds)
+            if len(done) < batch_size:
+                break
+    finally:
+        ahead.forget()
     return stats
 
 
-def process_batch(services: Services, limit: int,
-                  stats: ProcessStats) -> list[tuple[RawMessage, float]]:
+def process_batch(services: Services, limit: int, stats: ProcessStats,
+                  ahead: Lookahead) -> list[tuple[RawMessage, float]]:
     """Claim up to `limit` pending messages and process them in one committed transaction."""
     with transaction(services.factory) as session:
-        return [(row, process_one(session, services, row, stats))
-                for row in _claim(session, limit)]
+        rows = _claim(session, limit)
+        ahead.submit(((row.id, row.raw) for row in rows), len(rows))
+        if rows and len(rows) == limit:  # a backlog: start on the next batch as well
+            ahead.submit(_peek(session, rows[-1].id, limit), limit)
+        return [(row, process_one(session, services, row, stats, ahead.take(row.id)))
+                for row in rows]
 
 
 def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
@@ -69,13 +80,23 @@ def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
     return session.scalars(query).all()
 
 
+def _peek(session: Session, after: int, limit: int) -> list[tuple[int, bytes | None]]:
+    """The messages the next batch will likely claim (unlocked: only a head start)."""
+    query = (select(RawMessage.id, RawMessage.raw).where(
+        RawMessage.state == "pending", RawMessage.id > after).order_by(RawMessage.id)
+        .limit(limit))
+    return [(row_id, raw) for row_id, raw in session.execute(query)]
+
+
 def process_one(session: Session, services: Services, row: RawMessage,
-                stats: ProcessStats) -> float:
+                stats: ProcessStats, prepared: Prepared | None = None) -> float:
     """Run one message through every step inside a savepoint; quarantine it on failure.
 
+    `prepared` is a worker's head start (parsed and scored) when there is one.
     Returns the seconds it took.
     """
-    started, ctx = time.perf_counter(), Context(session=session, services=services, raw=row)
+    started = time.perf_counter()
+    ctx = Context(session=session, services=services, raw=row, prepared=prepared)
     step_name = "start"
     savepoint = session.begin_nested()
     try:

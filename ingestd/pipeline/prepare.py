@@ -1,0 +1,194 @@
+"""Parse and score a backlog in worker processes, ahead of the database work.
+
+Parsing a mail and scoring it with the triage model need nothing from the database, and
+they are about a third of the work per message. During a backlog the runner hands each
+batch, and a peek at the next one, to a process pool, so a second core parses and scores
+while this process threads, stores and composes. A trickle of mail (a batch smaller than
+`MIN_BATCH`) is done inline: a worker's round trip would only add latency.
+
+What a worker sends back is only a head start. A mail that failed to parse there is
+parsed again by the pipeline's own step, so its error is reported and quarantined as
+ever; scores made with another model file than the one in service are ignored.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ingestd.message import ParsedMessage, parse_bytes
+
+if TYPE_CHECKING:
+    from triage import Classifier
+    from triage.model import Scores
+
+log = structlog.get_logger("ingestd.pipeline")
+
+MIN_BATCH = 50  # fewer pending messages than this are prepared inline
+CHUNK = 25  # messages per task: small enough that the pipeline starts on the first soon
+
+
+class NotAMessage(ValueError):
+    """The bytes do not start like an RFC 5322 message."""
+
+
+def parse_raw(raw: bytes) -> ParsedMessage:
+    """Parse stored bytes; refuse what does not start with a header field."""
+    if b":" not in raw.partition(b"\n")[0]:
+        raise NotAMessage("not an RFC 5322 message: it does not start with a header field")
+    return parse_bytes(raw)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A worker's head start on one message: parsed, and scored by the model `stamp`."""
+
+    parsed: ParsedMessage | None
+    scores: Scores | None = None
+    stamp: float | None = None
+
+
+def default_workers() -> int:
+    """One worker per core beyond the first (the first runs the pipeline itself)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+class Preparer:
+    """The process pool, started on first use and kept for the life of the process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.submitted = 0  # messages handed to the workers, for the record
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.workers > 0
+
+    def start(self, model: Path | None = None) -> None:
+        """Start the workers (and load `model` in each) before mail arrives."""
+        if self._pool is None and self.enabled:
+            # spawn, not fork: the daemon has threads (IDLE watchers, metrics) and open
+            # database connections that a forked child must not inherit.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            if model is not None:
+                warm = [self._pool.submit(_load, str(model), _stamp(model))
+                        for _ in range(self.workers)]
+                for future in warm:
+                    future.result()
+
+    def submit(self, raws: list[bytes], model: Path | None) -> Future[list[Prepared]]:
+        self.start()
+        assert self._pool is not None  # noqa: S101  (start made it)
+        stamp = _stamp(model) if model is not None else None
+        future = self._pool.submit(_prepare_chunk, raws, str(model) if model else None, stamp)
+        self.submitted += len(raws)
+        return future
+
+    def close(self) -> None:
+        """Stop the workers; the next backlog starts new ones."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class Lookahead:
+    """The head starts asked for during one run of the pipeline, by raw message id."""
+
+    def __init__(self, preparer: Preparer | None, model: Path | None) -> None:
+        self._preparer = preparer if preparer is not None and preparer.enabled else None
+        self._model = model
+        self._pending: dict[int, tuple[Future[list[Prepared]], int]] = {}
+
+    def submit(self, rows: Iterable[tuple[int, bytes | None]], batch_size: int) -> None:
+        """Start preparing these messages, unless the batch is small or they are asked for."""
+        if self._preparer is None or batch_size < MIN_BATCH:
+            return
+        todo = [(row_id, raw) for row_id, raw in rows if row_id not in self._pending and raw]
+        for chunk in _chunks(todo, CHUNK):
+            try:
+                future = self._preparer.submit([raw for _, raw in chunk], self._model)
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                # No worker (it died, or none can start): the steps do it all, as for a trickle.
+                log.warning("prepare_unavailable", error=f"{type(exc).__name__}: {exc}")
+                self._preparer.close()
+                self._preparer = None
+                return
+            for index, (row_id, _) in enumerate(chunk):
+                self._pending[row_id] = (future, index)
+
+    def take(self, row_id: int) -> Prepared | None:
+        """The head start for this message, waiting for it if needed; None when there is none."""
+        entry = self._pending.pop(row_id, None)
+        if entry is None:
+            return None
+        future, index = entry
+        try:
+            return future.result()[index]
+        except Exception as exc:  # noqa: BLE001  (a lost worker costs only the head start)
+            log.warning("prepare_failed", raw_id=row_id, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def forget(self) -> None:
+        """Drop head starts nobody took (another instance claimed those messages)."""
+        for future, _ in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+
+
+def _chunks(items: list[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _stamp(model: Path) -> float | None:
+    try:
+        return model.stat().st_mtime
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------- in the worker process
+
+_models: dict[tuple[str, float | None], Classifier] = {}
+
+
+def _load(path: str, stamp: float | None) -> Classifier | None:
+    """The model file as of `stamp`, loaded once per worker; None when it is unusable."""
+    key = (path, stamp)
+    if key not in _models:
+        from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only here)
+
+        try:
+            model = Classifier.load(path)
+        except Exception:  # noqa: BLE001  (the pipeline loads it too and reports why)
+            return None
+        _models.clear()  # only the model in service is kept
+        _models[key] = model
+    return _models[key]
+
+
+def _prepare_chunk(raws: list[bytes], model_path: str | None,
+                   stamp: float | None) -> list[Prepared]:
+    parsed: list[ParsedMessage | None] = []
+    for raw in raws:
+        try:
+            parsed.append(parse_raw(raw))
+        except Exception:  # noqa: BLE001  (the pipeline parses it again and quarantines it)
+            parsed.append(None)
+    model = _load(model_path, stamp) if model_path else None
+    if model is None:
+        return [Prepared(p) for p in parsed]
+    ok = [p for p in parsed if p is not None]
+    scores = iter(model.score_many((p.subject, p.reply_text) for p in ok))
+    return [Prepared(p, next(scores), stamp) if p is not None else Prepared(None)
+            for p in parsed]

@@ -1,0 +1,89 @@
+"""A backlog parsed and scored ahead by worker processes gives exactly the inline result."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ingestd.drain import _commit
+from ingestd.ingest import Delivery
+from ingestd.pipeline import process_pending
+from storage import Case, CaseMessage, Outbox, Quarantine
+from tests.support import ConfigSpec, Ingestd, complaint, mail, write_config
+
+BACKLOG = 160
+
+
+def _backlog() -> list[bytes]:
+    """Complaints, replies onto earlier ones, and two mails that cannot be parsed."""
+    mails = []
+    for n in range(BACKLOG):
+        if n % 8 == 7:
+            earlier = n - 3
+            mails.append(mail(f"Customer {earlier} <customer{earlier}@example.net>",
+                              "Re: still waiting", "Any news? Nothing has happened.",
+                              in_reply_to=f"<c{earlier}@customer.example>"))
+        else:
+            mails.append(complaint(n, message_id=f"<c{n}@customer.example>"))
+    mails[40] = b"this is not a mail at all\n\nno header here\n"
+    mails[90] = b"\x00\x01 binary rubbish"
+    return mails
+
+
+def _app(directory: Path, workers: int) -> Ingestd:
+    directory.mkdir()
+    spec = ConfigSpec(f"sqlite:///{directory / 'ingestd.sqlite3'}",
+                      extra=f"[daemon]\nworkers = {workers}\n")
+    return Ingestd(write_config(directory, spec))
+
+
+def _result(app: Ingestd) -> tuple[dict[str, tuple[object, ...]], list[str], int]:
+    """Per inbound Message-ID its case and triage; the quarantine errors; outbox size."""
+    with app.services.factory() as session:
+        rows = session.execute(select(
+            CaseMessage.message_id, Case.reference, Case.category, Case.severity,
+            Case.escalation_level, Case.needs_review).join(Case)
+            .where(CaseMessage.direction == "in")).all()
+        errors = sorted(session.scalars(select(Quarantine.error)))
+        outbox = len(session.scalars(select(Outbox.id)).all())
+    return {row[0]: tuple(row[1:]) for row in rows}, errors, outbox
+
+
+def _run(app: Ingestd, mails: list[bytes]) -> None:
+    _commit(app.services, [Delivery(source="test", raw=raw) for raw in mails])
+    process_pending(app.services, batch_size=60)
+
+
+def test_a_backlog_prepared_by_a_worker_gives_the_same_cases_as_inline(tmp_path):
+    mails = _backlog()
+    inline, ahead = _app(tmp_path / "inline", 0), _app(tmp_path / "ahead", 1)
+    try:
+        _run(inline, mails)
+        _run(ahead, mails)
+        assert ahead.services.preparer.submitted >= BACKLOG  # the worker really did the work
+        assert inline.services.preparer.submitted == 0
+        cases, errors, outbox = _result(ahead)
+        assert (cases, errors, outbox) == _result(inline)
+    finally:
+        inline.close()
+        ahead.close()
+    assert len(cases) == BACKLOG - 2
+    assert len({row[0] for row in cases.values()}) == BACKLOG - 2 - BACKLOG // 8  # replies join
+    assert len(errors) == 2 and all("not an RFC 5322 message" in e for e in errors)
+
+
+def test_a_worker_killed_mid_backlog_loses_nothing(tmp_path):
+    app = _app(tmp_path / "killed", 1)
+    try:
+        app.services.preparer.start(app.services.model.path)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid or 0, signal.SIGKILL)
+        _run(app, _backlog())
+        cases, errors, _ = _result(app)
+    finally:
+        app.close()
+    assert len(cases) == BACKLOG - 2 and len(errors) == 2
