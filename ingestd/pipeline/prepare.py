@@ -36,14 +36,10 @@ MIN_BATCH = 50  # fewer pending messages than this are prepared inline
 CHUNK = 25  # messages per task: small enough that the pipeline starts on the first soon
 
 
-class NotAMessage(ValueError):
-    """The bytes do not start like an RFC 5322 message."""
-
-
 def parse_raw(raw: bytes) -> ParsedMessage:
     """Parse stored bytes; refuse what does not start with a header field."""
     if b":" not in raw.partition(b"\n")[0]:
-        raise NotAMessage("not an RFC 5322 message: it does not start with a header field")
+        raise ValueError("not an RFC 5322 message: it does not start with a header field")
     return parse_bytes(raw)
 
 
