@@ -100,8 +100,8 @@ class Preparer:
 class Lookahead:
     """The head starts asked for during one run of the pipeline, by raw message id."""
 
-    def __init__(self, preparer: Preparer | None, model: Path | None) -> None:
-        self._preparer = preparer if preparer is not None and preparer.enabled else None
+    def __init__(self, preparer: Preparer, model: Path | None) -> None:
+        self._preparer: Preparer | None = preparer if preparer.enabled else None
         self._model = model
         self._pending: dict[int, tuple[Future[list[Prepared]], int]] = {}
 
