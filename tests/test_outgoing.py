@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 
 from sqlalchemy import func, select
 
 from ingestd import workflow
+from ingestd.mailout import Composer
 from storage import Case, CaseMessage, Outbox, Suppression
-from tests.support import ConfigSpec, Ingestd, MailboxSpec, complaint, mail, write_config
+from tests.support import REPO, ConfigSpec, Ingestd, MailboxSpec, complaint, mail, write_config
+
+_VIEW = {"status": "new", "customer_name": "Ann Example", "customer_address": "a@example.net",
+         "description": "The kettle leaks.", "category": "product_quality", "severity": "low",
+         "escalation_level": 0, "reasons": [], "order_numbers": ["4711"], "flags": [],
+         "received_at": "Monday", "acknowledge_due": "Tuesday", "investigate_due": "Friday",
+         "resolve_due": "next month"}
 
 
 def _setup(tmp_path, dovecot, smtp_sink, db_url=None, *, extra=""):
@@ -324,3 +332,23 @@ def test_reply_long_after_closing_opens_a_new_linked_case(tmp_path, dovecot, smt
     assert f"follows_closed_case:{old.reference}" in new.flags
     assert next(c for c in cases if c.id == old.id).status == "closed"
     assert len(_acks(smtp_sink, "ann@example.net")) == 2  # the new case is acknowledged
+
+
+def test_composed_mail_keeps_header_lines_short_and_parses_back_whole():
+    """Short ASCII headers are written as they are; long or non-ASCII ones are folded and
+    encoded, and both alternatives of the acknowledgment read back as rendered."""
+    composer = Composer(REPO / "templates", "Customer Support <support@example.test>", "key")
+    long_ascii = "My order 4711 arrived broken and nobody answers the phone " * 3
+    for subject in ("Broken kettle", long_ascii.strip(), "Lieferung beschädigt \u2013 " * 6):
+        view = {**_VIEW, "subject": subject}
+        draft = composer.compose("acknowledgment", "a@example.net", "CMP-2026-000042", view,
+                                 in_reply_to="x@customer.example")
+        assert all(len(line) <= 78 for line in draft.raw.split(b"\r\n" if b"\r\n" in draft.raw
+                                                                 else b"\n"))
+        parsed = message_from_bytes(draft.raw)
+        decoded = " ".join(str(make_header(decode_header(parsed["Subject"]))).split())
+        assert decoded == f"We have received your complaint: {' '.join(subject.split())} " \
+                          "[CMP-2026-000042]"
+        plain, html = (part.get_payload(decode=True).decode() for part in parsed.get_payload())
+        assert draft.text.strip() == plain.strip()
+        assert "CMP-2026-000042" in html and parsed["In-Reply-To"] == "<x@customer.example>"

