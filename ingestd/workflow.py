@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,13 +76,17 @@ def escalate(session: Session, case: Case, level: int, *, reason: str, composer:
     """
     if level <= case.escalation_level:
         return False
-    try:
-        with session.begin_nested():
-            record(session, case, "escalation", actor=actor, at=at,
-                   old=str(case.escalation_level), new=str(level), note=reason)
-            session.flush()
-    except IntegrityError:
-        return False
+    if inspect(case).pending:  # a case not written yet has no escalation to collide with
+        record(session, case, "escalation", actor=actor, at=at,
+               old=str(case.escalation_level), new=str(level), note=reason)
+    else:
+        try:
+            with session.begin_nested():
+                record(session, case, "escalation", actor=actor, at=at,
+                       old=str(case.escalation_level), new=str(level), note=reason)
+                session.flush()
+        except IntegrityError:
+            return False
     case.escalation_level = level
     draft = composer.compose("escalation", address, case.reference or "", {
         **case_view(case), "level": level, "level_role": LEVEL_ROLES[level], "reason": reason})

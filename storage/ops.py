@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.schema import Base
+
+T = TypeVar("T")
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -37,16 +40,42 @@ def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]
     return set(session.scalars(statement))
 
 
+def once_per_transaction(session: Session, key: str, compute: Callable[[], T]) -> T:
+    """`compute()` the first time in the session's current transaction, the same value after.
+
+    For values a batch needs for every message that its own writes cannot change (or change
+    only in ways the caller accepts), so one query serves the whole transaction. A None
+    (nothing known yet) is not kept: the next call asks again.
+    """
+    transaction = session.get_transaction()
+    known = session.info.get(key)
+    if known is not None and known[0] is transaction:
+        return cast(T, known[1])
+    value = compute()
+    if value is not None:
+        session.info[key] = (transaction, value)
+    return value
+
+
 def next_id(session: Session, model: type[Base]) -> int:
     """The id the next row of `model`'s table will get, taken before the INSERT.
 
     So a row's id can be used (in a reference number, say) without a flush and an UPDATE.
     PostgreSQL draws it from the column's sequence; on SQLite the writing transaction holds
-    the database's write lock, so the next id is the largest one plus one, as SQLite's own
-    choice would be.
+    the database's write lock (BEGIN IMMEDIATE), so the next id is the largest one plus one,
+    as SQLite's own choice would be, and the transaction's later ones count on from there
+    without asking again: the rows of `model` a transaction makes must all take their ids
+    here. As with a sequence, an id taken by work that was then rolled back is not reused.
     """
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name == "postgresql":
         sequence = func.pg_get_serial_sequence(f'"{table.name}"', "id")
         return int(session.execute(select(func.nextval(sequence))).scalar_one())
-    return int(session.scalar(select(func.max(table.c.id))) or 0) + 1
+    transaction, memo = session.get_transaction(), f"next_id:{table.name}"
+    taken = session.info.get(memo)
+    if taken is not None and taken[0] is transaction:
+        value = int(taken[1]) + 1
+    else:
+        value = int(session.scalar(select(func.max(table.c.id))) or 0) + 1
+    session.info[memo] = (transaction, value)
+    return value

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import Case
+from storage.ops import once_per_transaction
 
 SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
 SENIOR_FLAGS = ("recurring", "category_spike", "senior")
@@ -47,19 +48,25 @@ def category_spike(session: Session, category: str | None, now: datetime,
     policy = policy or SpikePolicy()
     window = timedelta(hours=policy.window_hours)
     start, baseline_start = now - window, now - window - timedelta(days=policy.baseline_days)
-    recent = _count(session, category, start, now)
-    if recent <= policy.min_cases:
-        return False
     known_from = max(baseline_start, _first_case_at(session) or start)
     windows = (start - known_from) / window
     if windows < 1:
         return False  # less than one window of history: there is no "usual" to compare with
-    baseline = _count(session, category, known_from, start) / windows
-    return recent > policy.factor * baseline
+    recent = _count(session, category, start, now)
+    if recent <= policy.min_cases:
+        return False
+    # The baseline ends a window before now, where a batch's new cases do not land: one
+    # count per category serves the batch (the window's start moves by the batch's seconds).
+    key = f"spike_baseline:{category}:{policy.window_hours}:{policy.baseline_days}"
+    baseline = once_per_transaction(session, key,
+                                    lambda: _count(session, category, known_from, start))
+    return recent > policy.factor * baseline / windows
 
 
 def _first_case_at(session: Session) -> datetime | None:
-    return session.scalar(select(func.min(Case.received_at)))
+    """The oldest case's arrival; once known, one query serves the batch (new cases are newer)."""
+    return once_per_transaction(session, "first_case_at",
+                                lambda: session.scalar(select(func.min(Case.received_at))))
 
 
 def _count(session: Session, category: str, start: datetime, end: datetime) -> int:
