@@ -7,8 +7,8 @@ Each step takes the Context and changes it. A step ends the flow on purpose by r
 """
 
 from ingestd.pipeline.context import Context, ModelHolder, Services, Stop
-from ingestd.pipeline.runner import ProcessStats, process_pending, retry_quarantined
+from ingestd.pipeline.runner import Processed, ProcessStats, process_pending, retry_quarantined
 from ingestd.pipeline.steps import STEPS
 
-__all__ = ["STEPS", "Context", "ModelHolder", "ProcessStats", "Services", "Stop",
+__all__ = ["STEPS", "Context", "ModelHolder", "ProcessStats", "Processed", "Services", "Stop",
            "process_pending", "retry_quarantined"]

@@ -17,7 +17,7 @@ from ingestd.mailout import Composer
 from ingestd.message import ParsedMessage
 from ingestd.pipeline.prepare import Prepared, Preparer
 from ingestd.procedure import BusinessCalendar
-from storage import Case, RawMessage
+from storage import Case
 
 if TYPE_CHECKING:
     from triage import Classifier, TriageResult
@@ -87,13 +87,26 @@ class Services:
         self.preparer.close()
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A pending raw message as the steps see it: its columns, not an ORM object, so that a
+    batch writes every message's new state in one statement at its end."""
+
+    id: int
+    source: str
+    folder: str
+    uid: str | None
+    raw: bytes | None
+    received_at: datetime
+
+
 @dataclass
 class Context:
     """One message on its way through the steps."""
 
     session: Session
     services: Services
-    raw: RawMessage
+    raw: Claimed
     prepared: Prepared | None = None
     parsed: ParsedMessage = field(init=False)
     case: Case | None = None

@@ -13,13 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ingestd.pipeline.context import Context, Services, Stop
+from ingestd.pipeline.context import Claimed, Context, Services, Stop
 from ingestd.pipeline.prepare import Lookahead, Prepared
 from ingestd.pipeline.steps import STEPS
 from storage import Quarantine, RawMessage, transaction
@@ -37,7 +39,17 @@ class ProcessStats:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-Done = Callable[[RawMessage, float], None]
+class Processed(NamedTuple):
+    """How one message left the steps; written to its raw row with the rest of its batch."""
+
+    row: Claimed
+    state: str  # done or quarantined
+    outcome: str
+    at: datetime
+    seconds: float
+
+
+Done = Callable[[Processed], None]
 
 
 def process_pending(services: Services, *, batch_size: int = 200,
@@ -45,16 +57,16 @@ def process_pending(services: Services, *, batch_size: int = 200,
                     on_done: Done | None = None) -> ProcessStats:
     """Process pending raw messages until none is left or `stop` says so.
 
-    `on_done(row, seconds)` hears of each message once its batch is committed (metrics).
+    `on_done(processed)` hears of each message once its batch is committed (metrics).
     """
     stats = stats or ProcessStats()
     ahead = Lookahead(services.preparer, services.model.path)
     try:
         while not (stop and stop()):
             done = process_batch(services, batch_size, stats, ahead)
-            for row, seconds in done:
+            for processed in done:
                 if on_done:
-                    on_done(row, seconds)
+                    on_done(processed)
             if len(done) < batch_size:
                 break
     finally:
@@ -63,21 +75,27 @@ def process_pending(services: Services, *, batch_size: int = 200,
 
 
 def process_batch(services: Services, limit: int, stats: ProcessStats,
-                  ahead: Lookahead) -> list[tuple[RawMessage, float]]:
+                  ahead: Lookahead) -> list[Processed]:
     """Claim up to `limit` pending messages and process them in one committed transaction."""
     with transaction(services.factory) as session:
         rows = _claim(session, limit)
         ahead.submit(((row.id, row.raw) for row in rows), len(rows))
         if rows and len(rows) == limit:  # a backlog: start on the next batch as well
             ahead.submit(_peek(session, rows[-1].id, limit), limit)
-        return [(row, process_one(session, services, row, stats, ahead.take(row.id)))
-                for row in rows]
+        done = [process_one(session, services, row, stats, ahead.take(row.id)) for row in rows]
+        if done:  # one UPDATE for the batch (executemany) instead of one per message
+            session.execute(update(RawMessage), [
+                {"id": p.row.id, "state": p.state, "outcome": p.outcome, "processed_at": p.at}
+                for p in done])
+        return done
 
 
-def _claim(session: Session, limit: int) -> Sequence[RawMessage]:
-    query = (select(RawMessage).where(RawMessage.state == "pending").order_by(RawMessage.id)
+def _claim(session: Session, limit: int) -> list[Claimed]:
+    query = (select(RawMessage.id, RawMessage.source, RawMessage.folder, RawMessage.uid,
+                    RawMessage.raw, RawMessage.received_at)
+             .where(RawMessage.state == "pending").order_by(RawMessage.id)
              .limit(limit).with_for_update(skip_locked=True))
-    return session.scalars(query).all()
+    return [Claimed(*row) for row in session.execute(query)]
 
 
 def _peek(session: Session, after: int, limit: int) -> list[tuple[int, bytes | None]]:
@@ -88,12 +106,12 @@ def _peek(session: Session, after: int, limit: int) -> list[tuple[int, bytes | N
     return [(row_id, raw) for row_id, raw in session.execute(query)]
 
 
-def process_one(session: Session, services: Services, row: RawMessage,
-                stats: ProcessStats, prepared: Prepared | None = None) -> float:
+def process_one(session: Session, services: Services, row: Claimed,
+                stats: ProcessStats, prepared: Prepared | None = None) -> Processed:
     """Run one message through every step inside a savepoint; quarantine it on failure.
 
-    `prepared` is a worker's head start (parsed and scored) when there is one.
-    Returns the seconds it took.
+    `prepared` is a worker's head start (parsed and scored) when there is one. The caller
+    writes the returned state to the raw message, with the rest of the batch.
     """
     started = time.perf_counter()
     ctx = Context(session=session, services=services, raw=row, prepared=prepared)
@@ -112,18 +130,18 @@ def process_one(session: Session, services: Services, row: RawMessage,
         ctx.case = None  # whatever the steps built was rolled back with the savepoint
         _quarantine(session, services, row, step_name, exc)
         stats.quarantined += 1
-        return _log_line(row, ctx, "quarantined", started, step=step_name,
-                         error=_describe(exc))
+        seconds = _log_line(row, ctx, "quarantined", started, step=step_name,
+                            error=_describe(exc))
+        return Processed(row, "quarantined", f"failed at {step_name}", services.clock(), seconds)
     savepoint.commit()
-    row.state, row.outcome, row.processed_at = "done", ctx.outcome, services.clock()
     stats.processed += 1
     stats.count(ctx.outcome)
-    return _log_line(row, ctx, ctx.outcome, started)
+    seconds = _log_line(row, ctx, ctx.outcome, started)
+    return Processed(row, "done", ctx.outcome, services.clock(), seconds)
 
 
-def _quarantine(session: Session, services: Services, row: RawMessage, step: str,
+def _quarantine(session: Session, services: Services, row: Claimed, step: str,
                 exc: Exception) -> None:
-    row.state, row.outcome, row.processed_at = "quarantined", f"failed at {step}", services.clock()
     entry = session.scalar(select(Quarantine).where(Quarantine.raw_message_id == row.id))
     if entry is None:
         session.add(Quarantine(raw_message_id=row.id, step=step, error=_describe(exc),
@@ -137,7 +155,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _log_line(row: RawMessage, ctx: Context, action: str, started: float,
+def _log_line(row: Claimed, ctx: Context, action: str, started: float,
               **extra: str) -> float:
     """The canonical line for one message; returns the seconds it took."""
     seconds = time.perf_counter() - started

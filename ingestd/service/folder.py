@@ -11,10 +11,9 @@ import threading
 
 from ingestd import drain
 from ingestd.ingest import StoreResult
-from ingestd.pipeline import Services, process_pending
+from ingestd.pipeline import Processed, Services, process_pending
 from ingestd.service.metrics import Metrics
 from ingestd.sources import ImapSource
-from storage import RawMessage
 
 PROCESS_BATCH = 20  # messages per transaction: short write locks, quick to stop
 
@@ -42,7 +41,7 @@ def drain_folder(services: Services, source: ImapSource, folder: str, metrics: M
 
 def process(services: Services, metrics: Metrics, stop: threading.Event) -> None:
     """Process pending messages (any instance's) until none are left or stop is set."""
-    def counted(row: RawMessage, seconds: float) -> None:
-        metrics.processed(row.source, row.state, row.outcome or "", seconds)
+    def counted(done: Processed) -> None:
+        metrics.processed(done.row.source, done.state, done.outcome, done.seconds)
 
     process_pending(services, batch_size=PROCESS_BATCH, stop=stop.is_set, on_done=counted)
