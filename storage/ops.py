@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from storage.schema import Base
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Base)
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -57,6 +58,15 @@ def once_per_transaction(session: Session, key: str, compute: Callable[[], T]) -
     return value
 
 
+def count_pending(session: Session, model: type[M], where: Callable[[M], bool]) -> int:
+    """Objects of `model` added to the session but not flushed yet that satisfy `where`.
+
+    A count query made without autoflush adds these to see the whole transaction; with
+    autoflush on they were flushed before the query and this is 0.
+    """
+    return sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
+
+
 def next_id(session: Session, model: type[Base]) -> int:
     """The id the next row of `model`'s table will get, taken before the INSERT.
 
@@ -70,7 +80,8 @@ def next_id(session: Session, model: type[Base]) -> int:
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name == "postgresql":
         sequence = func.pg_get_serial_sequence(f'"{table.name}"', "id")
-        return int(session.execute(select(func.nextval(sequence))).scalar_one())
+        with session.no_autoflush:  # the sequence does not depend on rows not written yet
+            return int(session.execute(select(func.nextval(sequence))).scalar_one())
     transaction, memo = session.get_transaction(), f"next_id:{table.name}"
     taken = session.info.get(memo)
     if taken is not None and taken[0] is transaction:

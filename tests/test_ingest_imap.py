@@ -7,7 +7,7 @@ import shutil
 
 from sqlalchemy import func, select
 
-from storage import Case, Quarantine, RawMessage
+from storage import Case, CaseMessage, Event, Outbox, Participant, Quarantine, RawMessage
 from tests.servers import free_port
 from tests.support import (
     REPO,
@@ -210,3 +210,43 @@ def test_same_mail_in_two_folders_is_one_case(tmp_path, dovecot):
     report = app.run_once()
     assert report.duplicates == 1
     assert len(_cases(app)) == 2  # same Message-ID, different body: not the same mail
+
+
+def test_a_message_failing_halfway_is_undone_whole_and_its_batch_neighbours_kept(
+        db_url, dovecot, tmp_path):
+    """A batch writes its new cases' rows together; the one that fails after its case was
+    built leaves no trace, while the cases around it, and a reply in the same batch that
+    threads onto one of them, are all kept."""
+    account = dovecot.new_user()
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    notification = templates / "team_notification.txt"
+    notification.write_text('{% if "explode" in subject %}{{ no_such_value }}{% endif %}'
+                            + notification.read_text())
+    first = "<first@customer.example>"
+    dovecot.append(account, [
+        complaint(1, message_id=first),
+        mail("Bob <bob@example.net>", "My kettle will explode", "It hisses and sparks."),
+        complaint(3),
+        mail("Customer 1 <customer1@example.net>", "Re: still waiting", "Any news?",
+             in_reply_to=first)])
+    app = Ingestd(write_config(tmp_path, ConfigSpec(db_url, [MailboxSpec(account)],
+                                                    templates=templates)))
+    report = app.drain()
+
+    assert (report.processed.processed, report.processed.quarantined) == (3, 1)
+    with app.services.factory() as session:
+        (entry,) = session.scalars(select(Quarantine))
+        assert entry.step == "acknowledge" and "no_such_value" in entry.error
+        cases = session.scalars(select(Case).order_by(Case.id)).all()
+        assert [c.customer_address for c in cases] == ["customer1@example.net",
+                                                       "customer3@example.net"]
+        assert [len(c.messages) for c in cases] == [3, 2]  # in, ack out (+ the reply)
+        assert all(c.events and c.participants for c in cases)
+        bob = [session.scalar(select(func.count()).select_from(table).where(column))
+               for table, column in ((Participant, Participant.address == "bob@example.net"),
+                                     (Outbox, Outbox.recipient == "bob@example.net"),
+                                     (CaseMessage, CaseMessage.sender == "bob@example.net"))]
+        assert bob == [0, 0, 0]
+        assert session.scalar(select(func.count(Outbox.id))) == 4  # ack + notice per case
+        assert session.scalar(select(func.count(Event.id)).where(Event.case_id.is_(None))) == 0

@@ -45,6 +45,7 @@ def filter_loops(ctx: Context) -> None:
 def _record_bounce(ctx: Context) -> str:
     """Match a delivery report to the outbox row it reports on, by our Message-ID in it."""
     composer = ctx.services.composer
+    ctx.session.flush()  # the batch's earlier messages may have queued the mail it reports on
     for match in _ANY_MESSAGE_ID.finditer(ctx.raw.raw or b""):
         message_id = match.group(1).decode("ascii", "replace")
         if not composer.is_ours(message_id):
@@ -90,9 +91,7 @@ def acknowledge(ctx: Context) -> None:
 def _rate_limited(ctx: Context) -> str | None:
     limit = ctx.services.settings.cases.acknowledgments_per_sender_per_hour
     address = ctx.parsed.sender_address or ""
-    with ctx.session.no_autoflush:  # counts earlier messages' rows, all flushed already
-        over = over_rate_limit(ctx.session, address, limit, ctx.services.clock() - HOUR)
-    if over:
+    if over_rate_limit(ctx.session, address, limit, ctx.services.clock() - HOUR):
         return f"rate limit: {limit} acknowledgments per hour"
     return None
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ingestd.message import ParsedMessage
 from storage import Outbox
+from storage.ops import count_pending
 
 ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
 
@@ -49,12 +50,15 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         re.match(r"^(mailer-daemon|postmaster)@", sender))
 
 
-def over_rate_limit(session: Session, recipient: str, limit: int, now_minus_hour: object) -> bool:
+def over_rate_limit(session: Session, recipient: str, limit: int,
+                    now_minus_hour: datetime) -> bool:
     """True when `recipient` already had `limit` acknowledgments in the last hour."""
     sent = session.scalar(select(func.count(Outbox.id)).where(
         Outbox.recipient == recipient, Outbox.kind.in_(ACK_KINDS),
         Outbox.created_at >= now_minus_hour))
-    return (sent or 0) >= limit
+    queued = count_pending(session, Outbox, lambda o: o.recipient == recipient and (
+        o.kind in ACK_KINDS and o.created_at >= now_minus_hour))
+    return (sent or 0) + queued >= limit
 
 
 HOUR = timedelta(hours=1)

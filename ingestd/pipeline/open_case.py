@@ -13,7 +13,7 @@ from ingestd.procedure import compute_deadlines
 from ingestd.procedure.followup_mail import confirms_solution
 from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
-from storage.ops import next_id
+from storage.ops import count_pending, next_id
 
 RECURRING_WINDOW = timedelta(days=30)
 MAX_PARTICIPANTS = 100
@@ -106,15 +106,12 @@ def triage(ctx: Context) -> None:
         scores = prepared.scores
     else:
         scores = model.score(parsed.subject, parsed.reply_text)
-    # The counts below never include this message's own rows, so they need not be flushed
-    # first: the savepoint flushes them once at its end instead of once per query.
-    with ctx.session.no_autoflush:
-        signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
+    signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
+    result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
+    if category_spike(ctx.session, result.category, ctx.services.clock(),
+                      ctx.services.settings.recurring):
+        signals = replace(signals, category_spike=True)
         result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
-        if category_spike(ctx.session, result.category, ctx.services.clock(),
-                          ctx.services.settings.recurring):
-            signals = replace(signals, category_spike=True)
-            result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
     ctx.triage = result
     case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
     case.confidence, case.needs_review = result.confidence, result.needs_review
@@ -124,11 +121,11 @@ def triage(ctx: Context) -> None:
 
 
 def _recent_complaints(ctx: Context, case: Case) -> int:
-    since = case.received_at - RECURRING_WINDOW
-    count = ctx.session.scalar(select(func.count(Case.id)).where(
-        Case.customer_address == case.customer_address, Case.id != case.id,
-        Case.received_at >= since))
-    return int(count or 0)
+    since, address = case.received_at - RECURRING_WINDOW, case.customer_address
+    written = ctx.session.scalar(select(func.count(Case.id)).where(
+        Case.customer_address == address, Case.id != case.id, Case.received_at >= since))
+    return int(written or 0) + count_pending(ctx.session, Case, lambda c: c is not case and (
+        c.customer_address == address and c.received_at >= since))
 
 
 def start_clocks(ctx: Context) -> None:

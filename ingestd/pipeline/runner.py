@@ -1,9 +1,10 @@
 """Run stored messages through the steps: atomic per message, committed per batch.
 
-Each message runs inside a savepoint, so its case, messages, triage and outbox rows land
-together or not at all; a batch of messages shares one commit, which is what makes
-PostgreSQL fast. The raw bytes were committed before, so a crash mid-batch only means the
-batch runs again. A step that raises sends its message to quarantine, the rest go on.
+Each message's case, messages, triage and outbox rows land together or not at all (see
+`process_one`); a batch of messages shares one commit and writes its new rows together,
+one executemany per table, which is what makes PostgreSQL fast. The raw bytes were
+committed before, so a crash mid-batch only means the batch runs again. A step that raises
+sends its message to quarantine, the rest go on.
 During a backlog, worker processes parse and score each batch and the next one ahead of
 the steps (`prepare`).
 """
@@ -50,6 +51,7 @@ class Processed(NamedTuple):
 
 
 Done = Callable[[Processed], None]
+FLUSH_AT = 300  # objects waiting (about 40 new cases): bounds the counts' scan of them
 
 
 def process_pending(services: Services, *, batch_size: int = 200,
@@ -108,32 +110,49 @@ def _peek(session: Session, after: int, limit: int) -> list[tuple[int, bytes | N
 
 def process_one(session: Session, services: Services, row: Claimed,
                 stats: ProcessStats, prepared: Prepared | None = None) -> Processed:
-    """Run one message through every step inside a savepoint; quarantine it on failure.
+    """Run one message through every step, all or nothing; quarantine it on failure.
+
+    A message's new rows (a new case with its messages, events and outbox) stay in the
+    session until `FLUSH_AT` of them wait, and are then written with the batch's earlier
+    ones, one executemany per table: a step that fails leaves only rows nothing wrote, and
+    forgetting them undoes it. Steps that look up earlier rows flush first; counts add the
+    rows not written yet (`storage.ops.count_pending`). A message that changes a case
+    already written (a reply) runs its changes in a savepoint instead.
 
     `prepared` is a worker's head start (parsed and scored) when there is one. The caller
     writes the returned state to the raw message, with the rest of the batch.
     """
     started = time.perf_counter()
     ctx = Context(session=session, services=services, raw=row, prepared=prepared)
-    step_name = "start"
-    savepoint = session.begin_nested()
+    if len(session.new) >= FLUSH_AT:
+        session.flush()
+    earlier = set(session.new)
+    step_name, savepoint = "start", None
     try:
-        for step in STEPS:
-            step_name = step.__name__
-            step(ctx)
+        with session.no_autoflush:
+            for step in STEPS:
+                step_name = step.__name__
+                if savepoint is None and ctx.case is not None and not ctx.new_case:
+                    savepoint = session.begin_nested()  # changes to a written case: undoable
+                step(ctx)
     except Stop as stop:
         ctx.outcome = stop.outcome
     except DBAPIError:
         raise  # the database itself failed: the whole batch is retried, nothing quarantined
     except Exception as exc:  # noqa: BLE001  (any step failure is quarantined, never lost)
-        savepoint.rollback()
-        ctx.case = None  # whatever the steps built was rolled back with the savepoint
+        if savepoint is not None:
+            savepoint.rollback()
+        for added in set(session.new) - earlier:  # not written yet: forgetting them undoes them
+            if added in session:  # (expunging a case takes its messages and events with it)
+                session.expunge(added)
+        ctx.case = None
         _quarantine(session, services, row, step_name, exc)
         stats.quarantined += 1
         seconds = _log_line(row, ctx, "quarantined", started, step=step_name,
                             error=_describe(exc))
         return Processed(row, "quarantined", f"failed at {step_name}", services.clock(), seconds)
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
     stats.processed += 1
     stats.count(ctx.outcome)
     seconds = _log_line(row, ctx, ctx.outcome, started)

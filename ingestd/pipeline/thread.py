@@ -22,8 +22,11 @@ TAG = re.compile(r"\[([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,})\]")
 def find_case(ctx: Context) -> None:
     """Step: attach the mail to its case, or leave ctx.case empty for a new one."""
     parsed, session = ctx.parsed, ctx.session
-    sender = parsed.sender_address or ""
-    for message_id in parsed.referenced_ids():
+    sender, cited, tags = parsed.sender_address or "", parsed.referenced_ids(), \
+        TAG.findall(parsed.subject)
+    if cited or tags:
+        session.flush()  # the case may be one the batch's earlier messages opened
+    for message_id in cited:
         case = _case_of_message(session, message_id)
         if case is None:
             if ctx.services.composer.is_ours(message_id) is None and _looks_ours(ctx, message_id):
@@ -33,7 +36,7 @@ def find_case(ctx: Context) -> None:
             ctx.case = case
             return
         ctx.flags.append(f"cites_other_case:{case.reference}")
-    for reference in TAG.findall(parsed.subject):
+    for reference in tags:
         case = session.scalar(select(Case).where(Case.reference == reference))
         if case is not None and _is_participant(session, case, sender):
             ctx.case = case

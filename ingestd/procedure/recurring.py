@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import Case
-from storage.ops import once_per_transaction
+from storage.ops import count_pending, once_per_transaction
 
 SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
 SENIOR_FLAGS = ("recurring", "category_spike", "senior")
@@ -70,8 +70,10 @@ def _first_case_at(session: Session) -> datetime | None:
 
 
 def _count(session: Session, category: str, start: datetime, end: datetime) -> int:
-    return int(session.scalar(select(func.count(Case.id)).where(
-        Case.category == category, Case.received_at >= start, Case.received_at < end)) or 0)
+    written = session.scalar(select(func.count(Case.id)).where(
+        Case.category == category, Case.received_at >= start, Case.received_at < end))
+    return int(written or 0) + count_pending(
+        session, Case, lambda c: c.category == category and start <= c.received_at < end)
 
 
 def is_senior(case: Case) -> bool:
