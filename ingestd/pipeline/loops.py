@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ingestd.message import ParsedMessage
@@ -50,12 +50,15 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         re.match(r"^(mailer-daemon|postmaster)@", sender))
 
 
+_ACKS_SINCE = select(func.count(Outbox.id)).where(  # built once, run for every new case
+    Outbox.recipient == bindparam("recipient"), Outbox.kind.in_(ACK_KINDS),
+    Outbox.created_at >= bindparam("since"))
+
+
 def over_rate_limit(session: Session, recipient: str, limit: int,
                     now_minus_hour: datetime) -> bool:
     """True when `recipient` already had `limit` acknowledgments in the last hour."""
-    sent = session.scalar(select(func.count(Outbox.id)).where(
-        Outbox.recipient == recipient, Outbox.kind.in_(ACK_KINDS),
-        Outbox.created_at >= now_minus_hour))
+    sent = session.scalar(_ACKS_SINCE, {"recipient": recipient, "since": now_minus_hour})
     queued = count_pending(session, Outbox, lambda o: o.recipient == recipient and (
         o.kind in ACK_KINDS and o.created_at >= now_minus_hour))
     return (sent or 0) + queued >= limit

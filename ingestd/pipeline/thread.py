@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ingestd.pipeline.context import Context
 from storage import Case, CaseMessage, Participant
 
 TAG = re.compile(r"\[([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,})\]")
+# Built once: building a statement costs more than running it.
+_BY_REFERENCE = select(Case).where(Case.reference == bindparam("reference"))
+_CASE_OF_MESSAGE = select(CaseMessage.case_id).where(
+    CaseMessage.message_id == bindparam("message_id")).limit(1)
+_PARTICIPANT = select(Participant.id).where(
+    Participant.case_id == bindparam("case_id"), Participant.address == bindparam("address"))
 
 
 def find_case(ctx: Context) -> None:
@@ -37,7 +43,7 @@ def find_case(ctx: Context) -> None:
             return
         ctx.flags.append(f"cites_other_case:{case.reference}")
     for reference in tags:
-        case = session.scalar(select(Case).where(Case.reference == reference))
+        case = session.scalar(_BY_REFERENCE, {"reference": reference})
         if case is not None and _is_participant(session, case, sender):
             ctx.case = case
             return
@@ -45,16 +51,14 @@ def find_case(ctx: Context) -> None:
 
 
 def _case_of_message(session: Session, message_id: str) -> Case | None:
-    case_id = session.scalar(select(CaseMessage.case_id).where(
-        CaseMessage.message_id == message_id).limit(1))
+    case_id = session.scalar(_CASE_OF_MESSAGE, {"message_id": message_id})
     return None if case_id is None else session.get(Case, case_id)
 
 
 def _is_participant(session: Session, case: Case, address: str) -> bool:
     if not address:
         return False
-    found = session.scalar(select(Participant.id).where(
-        Participant.case_id == case.id, Participant.address == address))
+    found = session.scalar(_PARTICIPANT, {"case_id": case.id, "address": address})
     return found is not None
 
 

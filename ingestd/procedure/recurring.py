@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage import Case
@@ -69,9 +69,13 @@ def _first_case_at(session: Session) -> datetime | None:
                                 lambda: session.scalar(select(func.min(Case.received_at))))
 
 
+_IN_CATEGORY = select(func.count(Case.id)).where(  # built once, run for every new case
+    Case.category == bindparam("category"), Case.received_at >= bindparam("start"),
+    Case.received_at < bindparam("end"))
+
+
 def _count(session: Session, category: str, start: datetime, end: datetime) -> int:
-    written = session.scalar(select(func.count(Case.id)).where(
-        Case.category == category, Case.received_at >= start, Case.received_at < end))
+    written = session.scalar(_IN_CATEGORY, {"category": category, "start": start, "end": end})
     return int(written or 0) + count_pending(
         session, Case, lambda c: c.category == category and start <= c.received_at < end)
 
