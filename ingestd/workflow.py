@@ -61,9 +61,10 @@ def enqueue(session: Session, draft: Draft, case: Case | None, *, key: str | Non
                  next_attempt_at=at)
     session.add(row)
     if case is not None and to_customer:
-        session.add(CaseMessage(case=case, direction="out", message_id=draft.message_id,
-                                sender=draft.sender, subject=draft.subject, text=draft.text,
-                                sent_at=at))
+        # The same columns as a received mail's row, so a flush inserts both in one batch.
+        session.add(CaseMessage(case=case, direction="out", raw_message_id=None, attachments=[],
+                                message_id=draft.message_id, sender=draft.sender,
+                                subject=draft.subject, text=draft.text, sent_at=at))
     return row
 
 

@@ -12,9 +12,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Integer, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 from storage.schema import Setting
 
@@ -50,7 +50,36 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        event.listen(factory, "before_flush", _number_new_rows)
+    return factory
+
+
+def _number_new_rows(session: Session, _context: object, _instances: object) -> None:
+    """Give new rows their ids before SQLite is asked to, so a flush inserts them in batches.
+
+    SQLite cannot say which generated id belongs to which row of a multi-row INSERT, so the
+    ORM inserts rows waiting for an id one statement each (several per new case). The
+    session holds SQLite's write lock (BEGIN IMMEDIATE), so the ids SQLite would choose,
+    the largest one plus one onwards, are known here; rows with an id go in one executemany.
+    """
+    waiting: dict[Mapper[Any], list[Any]] = {}
+    for obj in session.new:
+        mapper = inspect(obj).mapper
+        (key,) = mapper.primary_key  # every table here has a one-column key
+        generated = key.autoincrement is True or (
+            key.autoincrement == "auto" and isinstance(key.type, Integer))
+        if generated and getattr(obj, mapper.get_property_by_column(key).key) is None:
+            waiting.setdefault(mapper, []).append(obj)
+    connection = session.connection()
+    for mapper, objs in waiting.items():
+        (key,) = mapper.primary_key
+        last = connection.scalar(select(func.max(key))) or 0
+        name = mapper.get_property_by_column(key).key
+        for number, obj in enumerate(sorted(objs, key=lambda o: inspect(o).insert_order),
+                                     start=last + 1):
+            setattr(obj, name, number)
 
 
 @contextmanager

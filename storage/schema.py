@@ -191,7 +191,10 @@ class CaseMessage(Base):
     __tablename__ = "case_message"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
-    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id"))
+    # Written as NULL rather than left out when None (mail we sent has no raw message), so
+    # received and sent rows have the same columns and a flush inserts them in one batch.
+    raw_message_id: Mapped[int | None] = mapped_column(Id.evaluates_none(),
+                                                       ForeignKey("raw_message.id"))
     direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     sender: Mapped[str | None] = mapped_column(String(320))
