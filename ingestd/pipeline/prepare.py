@@ -64,26 +64,33 @@ class Preparer:
         self.workers = workers
         self.submitted = 0  # messages handed to the workers, for the record
         self._pool: ProcessPoolExecutor | None = None
+        self._warming: list[Future[object]] = []
 
     @property
     def enabled(self) -> bool:
         return self.workers > 0
 
-    def start(self, model: Path | None = None) -> None:
-        """Start the workers (and load `model` in each) before mail arrives."""
+    @property
+    def warm(self) -> bool:
+        """True once the workers have started and loaded the model (a few seconds)."""
+        return self._pool is not None and all(future.done() for future in self._warming)
+
+    def start(self, model: Path | None = None, *, wait: bool = True) -> None:
+        """Start the workers and load `model` in each; `wait` for them to be ready."""
         if self._pool is None and self.enabled:
             # spawn, not fork: the daemon has threads (IDLE watchers, metrics) and open
             # database connections that a forked child must not inherit.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
             if model is not None:
-                warm = [self._pool.submit(_load, str(model), _stamp(model))
-                        for _ in range(self.workers)]
-                for future in warm:
-                    future.result()
+                self._warming = [self._pool.submit(_load, str(model), _stamp(model))
+                                 for _ in range(self.workers)]
+        if wait:
+            for future in self._warming:
+                future.result()
 
     def submit(self, raws: list[bytes], model: Path | None) -> Future[list[Prepared]]:
-        self.start()
+        self.start(model, wait=False)
         assert self._pool is not None  # noqa: S101  (start made it)
         stamp = _stamp(model) if model is not None else None
         future = self._pool.submit(_prepare_chunk, raws, str(model) if model else None, stamp)
@@ -123,11 +130,17 @@ class Lookahead:
                 self._pending[row_id] = (future, index)
 
     def take(self, row_id: int) -> Prepared | None:
-        """The head start for this message, waiting for it if needed; None when there is none."""
+        """The head start for this message, waiting for it if needed; None when there is none.
+
+        While the workers are still starting (spawning and loading the model take seconds),
+        a head start not ready yet is not waited for: the steps parse and score inline.
+        """
         entry = self._pending.pop(row_id, None)
         if entry is None:
             return None
         future, index = entry
+        if not (future.done() or self._preparer is None or self._preparer.warm):
+            return None  # the workers are still starting: the steps do it, without waiting
         try:
             return future.result()[index]
         except Exception as exc:  # noqa: BLE001  (a lost worker costs only the head start)
