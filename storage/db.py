@@ -67,14 +67,14 @@ def _number_new_rows(session: Session, _context: object, _instances: object) -> 
     waiting: dict[Mapper[Any], list[Any]] = {}
     for obj in session.new:
         mapper = inspect(obj).mapper
-        (key,) = mapper.primary_key  # every table here has a one-column key
-        generated = key.autoincrement is True or (
-            key.autoincrement == "auto" and isinstance(key.type, Integer))
+        key = mapper.primary_key[0]
+        generated = len(mapper.primary_key) == 1 and (key.autoincrement is True or (
+            key.autoincrement == "auto" and isinstance(key.type, Integer)))
         if generated and getattr(obj, mapper.get_property_by_column(key).key) is None:
             waiting.setdefault(mapper, []).append(obj)
     connection = session.connection()
     for mapper, objs in waiting.items():
-        (key,) = mapper.primary_key
+        key = mapper.primary_key[0]
         last = connection.scalar(select(func.max(key))) or 0
         name = mapper.get_property_by_column(key).key
         for number, obj in enumerate(sorted(objs, key=lambda o: inspect(o).insert_order),
