@@ -75,23 +75,32 @@ def escalate(session: Session, case: Case, level: int, *, reason: str, composer:
     A unique index on escalation events makes a second sweep (or a second instance) that
     reaches the same decision fail harmlessly instead of notifying twice.
     """
-    if level <= case.escalation_level:
+    if level <= case.escalation_level or not _first_to_escalate(
+            session, case, level, reason=reason, actor=actor, at=at):
         return False
-    if inspect(case).pending:  # a case not written yet has no escalation to collide with
-        record(session, case, "escalation", actor=actor, at=at,
-               old=str(case.escalation_level), new=str(level), note=reason)
-    else:
-        try:
-            with session.begin_nested():
-                record(session, case, "escalation", actor=actor, at=at,
-                       old=str(case.escalation_level), new=str(level), note=reason)
-                session.flush()
-        except IntegrityError:
-            return False
     case.escalation_level = level
     draft = composer.compose("escalation", address, case.reference or "", {
         **case_view(case), "level": level, "level_role": LEVEL_ROLES[level], "reason": reason})
     enqueue(session, draft, case, key=f"escalation:{case.id}:{level}", at=at)
+    return True
+
+
+def _first_to_escalate(session: Session, case: Case, level: int, *, reason: str, actor: str,
+                       at: datetime) -> bool:
+    """Record the escalation event; False when another sweep or instance already did."""
+    def add_event() -> None:
+        record(session, case, "escalation", actor=actor, at=at,
+               old=str(case.escalation_level), new=str(level), note=reason)
+
+    if inspect(case).pending:  # a case not written yet has no escalation to collide with
+        add_event()
+        return True
+    try:
+        with session.begin_nested():
+            add_event()
+            session.flush()
+    except IntegrityError:
+        return False
     return True
 
 

@@ -89,8 +89,11 @@ class Services:
 
 @dataclass(frozen=True)
 class Claimed:
-    """A pending raw message as the steps see it: its columns, not an ORM object, so that a
-    batch writes every message's new state in one statement at its end."""
+    """A pending raw message as the steps see it.
+
+    Its columns, not an ORM object, so that a batch writes every message's new state in
+    one statement at its end.
+    """
 
     id: int
     source: str
