@@ -64,7 +64,7 @@ class Preparer:
         self.workers = workers
         self.submitted = 0  # messages handed to the workers, for the record
         self._pool: ProcessPoolExecutor | None = None
-        self._warming: list[Future[object]] = []
+        self._warming: list[Future[bool]] = []
 
     @property
     def enabled(self) -> bool:
@@ -83,7 +83,7 @@ class Preparer:
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
             if model is not None:
-                self._warming = [self._pool.submit(_load, str(model), _stamp(model))
+                self._warming = [self._pool.submit(_warm, str(model), _stamp(model))
                                  for _ in range(self.workers)]
         if wait:
             for future in self._warming:
@@ -184,6 +184,11 @@ def _load(path: str, stamp: float | None) -> Classifier | None:
         _models.clear()  # only the model in service is kept
         _models[key] = model
     return _models[key]
+
+
+def _warm(path: str, stamp: float | None) -> bool:
+    """Load the model ahead of the first chunk; only whether it loaded travels back."""
+    return _load(path, stamp) is not None
 
 
 def _prepare_chunk(raws: list[bytes], model_path: str | None,
