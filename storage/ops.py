@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,13 +59,16 @@ def once_per_transaction(session: Session, key: str, compute: Callable[[], T]) -
     return value
 
 
-def count_pending(session: Session, model: type[M], where: Callable[[M], bool]) -> int:
-    """Objects of `model` added to the session but not flushed yet that satisfy `where`.
+def count_with_pending(session: Session, count: Select[Any], params: dict[str, Any],
+                       model: type[M], where: Callable[[M], bool]) -> int:
+    """The `count` query's result plus the unflushed objects of `model` that `where` accepts.
 
-    A count query made without autoflush adds these to see the whole transaction; with
-    autoflush on they were flushed before the query and this is 0.
+    `where` is the query's condition in Python, so a count made without autoflush sees the
+    whole transaction; with autoflush on, the objects were flushed before the query and
+    only the query counts.
     """
-    return sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
+    written = session.scalar(count, params) or 0
+    return int(written) + sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
 
 
 def next_id(session: Session, model: type[Base]) -> int:
@@ -82,11 +86,6 @@ def next_id(session: Session, model: type[Base]) -> int:
         sequence = func.pg_get_serial_sequence(f'"{table.name}"', "id")
         with session.no_autoflush:  # the sequence does not depend on rows not written yet
             return int(session.execute(select(func.nextval(sequence))).scalar_one())
-    transaction, memo = session.get_transaction(), f"next_id:{table.name}"
-    taken = session.info.get(memo)
-    if taken is not None and taken[0] is transaction:
-        value = int(taken[1]) + 1
-    else:
-        value = int(session.scalar(select(func.max(table.c.id))) or 0) + 1
-    session.info[memo] = (transaction, value)
-    return value
+    ids = once_per_transaction(session, f"next_id:{table.name}", lambda: itertools.count(
+        int(session.scalar(select(func.max(table.c.id))) or 0) + 1))
+    return next(ids)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.message import ParsedMessage
 from storage import Outbox
-from storage.ops import count_pending
+from storage.ops import count_with_pending
 
 ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
 
@@ -58,10 +58,11 @@ _ACKS_SINCE = select(func.count(Outbox.id)).where(  # built once, run for every 
 def over_rate_limit(session: Session, recipient: str, limit: int,
                     now_minus_hour: datetime) -> bool:
     """True when `recipient` already had `limit` acknowledgments in the last hour."""
-    sent = session.scalar(_ACKS_SINCE, {"recipient": recipient, "since": now_minus_hour})
-    queued = count_pending(session, Outbox, lambda o: o.recipient == recipient and (
-        o.kind in ACK_KINDS and o.created_at >= now_minus_hour))
-    return (sent or 0) + queued >= limit
+    sent = count_with_pending(
+        session, _ACKS_SINCE, {"recipient": recipient, "since": now_minus_hour}, Outbox,
+        lambda o: o.recipient == recipient and o.kind in ACK_KINDS and
+        o.created_at >= now_minus_hour)
+    return sent >= limit
 
 
 HOUR = timedelta(hours=1)

@@ -13,7 +13,7 @@ from ingestd.procedure import compute_deadlines
 from ingestd.procedure.followup_mail import confirms_solution
 from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
-from storage.ops import count_pending, next_id
+from storage.ops import count_with_pending, next_id
 
 RECURRING_WINDOW = timedelta(days=30)
 MAX_PARTICIPANTS = 100
@@ -126,10 +126,9 @@ def triage(ctx: Context) -> None:
 
 def _recent_complaints(ctx: Context, case: Case) -> int:
     since, address = case.received_at - RECURRING_WINDOW, case.customer_address
-    written = ctx.session.scalar(_RECENT_COMPLAINTS, {"address": address, "case_id": case.id,
-                                                      "since": since})
-    return int(written or 0) + count_pending(ctx.session, Case, lambda c: c is not case and (
-        c.customer_address == address and c.received_at >= since))
+    return count_with_pending(
+        ctx.session, _RECENT_COMPLAINTS, {"address": address, "case_id": case.id, "since": since},
+        Case, lambda c: c is not case and c.customer_address == address and c.received_at >= since)
 
 
 def start_clocks(ctx: Context) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage import Case
-from storage.ops import count_pending, once_per_transaction
+from storage.ops import count_with_pending, once_per_transaction
 
 SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
 SENIOR_FLAGS = ("recurring", "category_spike", "senior")
@@ -75,9 +75,9 @@ _IN_CATEGORY = select(func.count(Case.id)).where(  # built once, run for every n
 
 
 def _count(session: Session, category: str, start: datetime, end: datetime) -> int:
-    written = session.scalar(_IN_CATEGORY, {"category": category, "start": start, "end": end})
-    return int(written or 0) + count_pending(
-        session, Case, lambda c: c.category == category and start <= c.received_at < end)
+    return count_with_pending(
+        session, _IN_CATEGORY, {"category": category, "start": start, "end": end}, Case,
+        lambda c: c.category == category and start <= c.received_at < end)
 
 
 def is_senior(case: Case) -> bool:
