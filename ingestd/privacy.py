@@ -2,8 +2,10 @@
 
 Erasure keeps what statistics need (category, severity, timestamps, escalation levels,
 events' kinds) and removes everything that names or describes the person: raw mail,
-names, addresses, message text, participants. The purge deletes closed cases older than
-`[retention] closed_case_days`, raw mail included.
+names, addresses, message text, participants. Raw mail that no case holds (quarantined,
+an ignored auto-reply, a bounce of our mail to them) is the person's data as well: export
+and erasure take every such mail their address appears in. The purge deletes closed cases
+older than `[retention] closed_case_days`, raw mail included.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from ingestd import workflow
 from ingestd.casework import detail
-from storage import Case, CaseMessage, Outbox, Participant, RawMessage, Suppression, transaction
+from storage import (
+    Case,
+    CaseMessage,
+    Outbox,
+    Participant,
+    Quarantine,
+    RawMessage,
+    Suppression,
+    transaction,
+)
 
 if TYPE_CHECKING:
     from ingestd.pipeline import Services
@@ -39,7 +50,9 @@ def export(session: Session, address: str) -> dict[str, Any]:
     address = address.strip().lower()
     cases = customer_cases(session, address)
     raw_ids = [m.raw_message_id for c in cases for m in c.messages if m.raw_message_id]
-    raws = session.scalars(select(RawMessage).where(RawMessage.id.in_(raw_ids))).all()
+    raw_ids += _uncased_raw_ids(session, address)
+    raws = session.scalars(select(RawMessage).where(RawMessage.id.in_(raw_ids))
+                           .order_by(RawMessage.id)).all()
     outbox = session.scalars(select(Outbox).where(Outbox.recipient == address)).all()
     return {
         "address": address,
@@ -71,7 +84,35 @@ def erase(session: Session, address: str, *, actor: str, at: datetime) -> Erasur
             Participant.case_id == case.id, Participant.address == address))
     report.mails += _erase_outbox(session, Outbox.recipient == address)
     session.execute(update(Suppression).where(Suppression.sender == address).values(sender=None))
+    report.raw_messages += _erase_uncased_raw(session, address, at)
     return report
+
+
+def _uncased_raw_ids(session: Session, address: str) -> list[int]:
+    """Raw mail that no case holds and that names `address` anywhere (headers or text).
+
+    Such mail is rare (quarantined, ignored auto-replies, bounces), so it is read in pages
+    and searched for the address as it is written in mail: lower-cased ASCII.
+    """
+    held = select(CaseMessage.raw_message_id).where(CaseMessage.raw_message_id.is_not(None))
+    query = (select(RawMessage.id, RawMessage.raw)
+             .where(RawMessage.raw.is_not(None), RawMessage.id.not_in(held))
+             .execution_options(yield_per=100))
+    needle = address.encode()
+    return [raw_id for raw_id, raw in session.execute(query)
+            if raw is not None and needle in raw.lower()]
+
+
+def _erase_uncased_raw(session: Session, address: str, at: datetime) -> int:
+    """Erase the raw mail no case holds; a quarantined one is settled (it cannot run again)."""
+    ids = _uncased_raw_ids(session, address)
+    if not ids:
+        return 0
+    session.execute(update(Quarantine).where(
+        Quarantine.raw_message_id.in_(ids), Quarantine.resolved_at.is_(None))
+        .values(resolved_at=at, error="erased on request; " + Quarantine.error))
+    return _rowcount(session.execute(update(RawMessage).where(RawMessage.id.in_(ids)).values(
+        raw=None, message_id=None, state="done", outcome="privacy_erased")))
 
 
 def _erase_case(session: Session, case: Case, address: str, report: ErasureReport) -> None:

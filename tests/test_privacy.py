@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from ingestd.pipeline import retry_quarantined
 from ingestd.privacy import erase, export, purge_expired
 from ingestd.procedure import actions
 from ingestd.qa import sample, verdict
-from storage import Case, CaseMessage, Event, Outbox, Participant, RawMessage
+from storage import Case, CaseMessage, Event, Outbox, Participant, Quarantine, RawMessage
 from tests.procedure_support import (
     Clock,
     fixed_triage,
@@ -81,6 +82,30 @@ def test_erase_removes_personal_data_and_keeps_statistics(two_customers: object)
             assert (row.raw, row.recipient) == (b"", "[erased]")
         other = session.scalars(select(Case).where(Case.reference == "CMP-2026-000002")).one()
         assert other.customer_address == "bo@example.test" and other.messages[0].text
+    assert export_is_empty(services)
+
+
+def test_export_and_erase_take_the_mail_no_case_holds(two_customers: object) -> None:
+    """An ignored out-of-office and a quarantined mail from Ann are her data too."""
+    services = two_customers
+    away = mail(ANN, "Out of office", "Back on Monday.", "ooo@ann.example", NOW).replace(
+        b"Subject:", b"Auto-Submitted: auto-replied\nSubject:")
+    receive(services, away)  # type: ignore[arg-type]
+    receive(services, b"garbage first line\nFrom: Ann <ann@example.test>\n\nmy card 4111")  # type: ignore[arg-type]
+    receive(services, b"garbage first line\nFrom: Bo <bo@example.test>\n\nhello")  # type: ignore[arg-type]
+    with services.factory() as session:  # type: ignore[attr-defined]
+        texts = [r["text"] for r in export(session, ANN)["raw_messages"]]
+    assert len(texts) == 4 and "Back on Monday." in texts[2] and "my card 4111" in texts[3]
+    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+        assert erase(session, ANN, actor="dpo", at=NOW).raw_messages == 4
+    with services.factory() as session:  # type: ignore[attr-defined]
+        left = session.scalars(select(RawMessage.raw).where(RawMessage.raw.is_not(None))).all()
+        assert len(left) == 2 and all(ANN.encode() not in raw for raw in left)  # Bo's two
+        entries = {q.raw_message_id: q for q in session.scalars(select(Quarantine))}
+        settled = [q for q in entries.values() if q.resolved_at is not None]
+        assert len(entries) == 2 and len(settled) == 1
+        assert settled[0].error.startswith("erased on request")
+    assert retry_quarantined(services).quarantined == 1  # type: ignore[arg-type]  (Bo's only)
     assert export_is_empty(services)
 
 
