@@ -143,7 +143,9 @@ class Daemon:
             fresh.model = self.services.model
         sources_changed = (settings.mailbox, settings.maildir) != (
             self.services.settings.mailbox, self.services.settings.maildir)
+        replaced = self.services.preparer
         _replace(self.services, fresh)
+        replaced.close()  # its workers would otherwise live on, unused, with a model each
         self.settings = settings
         self.health.unreachable_after = settings.daemon.mailbox_unreachable_after
         self._reload_model()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from ingestd.drain import _commit
 from ingestd.ingest import Delivery
 from ingestd.pipeline import process_pending
+from ingestd.pipeline.prepare import CHUNK, MIN_BATCH, Lookahead
 from storage import Case, CaseMessage, Outbox, Quarantine
 from tests.support import ConfigSpec, Ingestd, complaint, mail, write_config
 
@@ -82,8 +85,56 @@ def test_a_worker_killed_mid_backlog_loses_nothing(tmp_path):
         app.services.preparer.start(app.services.model.path)
         for child in multiprocessing.active_children():
             os.kill(child.pid or 0, signal.SIGKILL)
-        _run(app, _backlog())
+        with capture_logs() as logs:
+            _run(app, _backlog())
         cases, errors, _ = _result(app)
     finally:
         app.close()
     assert len(cases) == BACKLOG - 2 and len(errors) == 2
+    told = [e for e in logs if e["event"] in {"prepare_failed", "prepare_unavailable"}]
+    assert 1 <= len(told) <= 2, told  # the loss is told once, not once per message
+
+
+def test_a_chunk_lost_with_its_worker_is_told_once_not_per_message(tmp_path):
+    app = _app(tmp_path / "lost", 1)
+    long_mails = [mail(f"c{n}@example.net", "Long", "word " * 400_000) for n in range(CHUNK)]
+    try:
+        preparer = app.services.preparer
+        preparer.start(app.services.model.path)
+        ahead = Lookahead(preparer, app.services.model.path)
+        ahead.submit(enumerate(long_mails), MIN_BATCH)  # one chunk, seconds of parsing
+        time.sleep(0.3)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid or 0, signal.SIGKILL)
+        with capture_logs() as logs:
+            taken = [ahead.take(n) for n in range(CHUNK)]
+        ahead.forget()
+    finally:
+        app.close()
+    assert taken == [None] * CHUNK  # the steps will parse them inline
+    assert [e["event"] for e in logs] == ["prepare_failed"]
+
+
+def test_idle_workers_are_stopped_and_the_next_backlog_starts_them(tmp_path):
+    app = _app(tmp_path / "idle", 1)
+    try:
+        _run(app, _backlog())
+        assert _workers() == 1
+        preparer = app.services.preparer
+        ahead = Lookahead(preparer, app.services.model.path)  # a run in progress holds them
+        assert not preparer.close_if_idle(idle_after=0) and _workers() == 1
+        ahead.forget()
+        assert not preparer.close_if_idle(idle_after=60)  # not idle long enough yet
+        assert preparer.close_if_idle(idle_after=0) and _workers() == 0
+        before = preparer.submitted
+        _run(app, [complaint(1000 + n, message_id=f"<d{n}@customer.example>")
+                   for n in range(BACKLOG)])
+        assert preparer.submitted > before and _workers() == 1
+        cases, errors, _ = _result(app)
+    finally:
+        app.close()
+    assert len(cases) == 2 * BACKLOG - 2 and len(errors) == 2
+
+
+def _workers() -> int:
+    return len(multiprocessing.active_children())  # (also reaps the ones that exited)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +36,7 @@ log = structlog.get_logger("ingestd.pipeline")
 
 MIN_BATCH = 50  # fewer pending messages than this are prepared inline
 CHUNK = 25  # messages per task: small enough that the pipeline starts on the first soon
+IDLE_AFTER = 60.0  # seconds without a backlog after which the workers are stopped
 
 
 def parse_raw(raw: bytes) -> ParsedMessage:
@@ -58,13 +61,21 @@ def default_workers() -> int:
 
 
 class Preparer:
-    """The process pool, started on first use and kept for the life of the process."""
+    """The process pool: started by a backlog, stopped when none came for a while.
+
+    A worker holds its own copy of the model (about 200 MB), so between backlogs the
+    daemon gives that memory back (`close_if_idle`); the next backlog starts the workers
+    again, and the steps parse and score inline while they start.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.submitted = 0  # messages handed to the workers, for the record
         self._pool: ProcessPoolExecutor | None = None
         self._warming: list[Future[bool]] = []
+        self._lock = threading.Lock()  # several folder watchers share one pool
+        self._users = 0  # runs of the pipeline using the pool now
+        self._last_used = time.monotonic()
 
     @property
     def enabled(self) -> bool:
@@ -77,7 +88,16 @@ class Preparer:
 
     def start(self, model: Path | None = None, *, wait: bool = True) -> None:
         """Start the workers and load `model` in each; `wait` for them to be ready."""
-        if self._pool is None and self.enabled:
+        if not self.enabled:
+            return
+        with self._lock:
+            self._start(model)
+        if wait:
+            for future in self._warming:
+                future.result()
+
+    def _start(self, model: Path | None) -> ProcessPoolExecutor:
+        if self._pool is None:
             # spawn, not fork: the daemon has threads (IDLE watchers, metrics) and open
             # database connections that a forked child must not inherit.
             context = multiprocessing.get_context("spawn")
@@ -85,32 +105,54 @@ class Preparer:
             if model is not None:
                 self._warming = [self._pool.submit(_warm, str(model), _stamp(model))
                                  for _ in range(self.workers)]
-        if wait:
-            for future in self._warming:
-                future.result()
+        return self._pool
 
     def submit(self, raws: list[bytes], model: Path | None) -> Future[list[Prepared]]:
-        self.start(model, wait=False)
-        assert self._pool is not None  # noqa: S101  (start made it)
         stamp = _stamp(model) if model is not None else None
-        future = self._pool.submit(_prepare_chunk, raws, str(model) if model else None, stamp)
-        self.submitted += len(raws)
-        return future
+        with self._lock:
+            pool = self._start(model)
+            self.submitted += len(raws)
+            self._last_used = time.monotonic()
+            return pool.submit(_prepare_chunk, raws, str(model) if model else None, stamp)
+
+    def using(self, delta: int) -> None:
+        """A run of the pipeline starts (+1) or ends (-1) using the pool."""
+        with self._lock:
+            self._users += delta
+            self._last_used = time.monotonic()
+
+    def close_if_idle(self, idle_after: float = IDLE_AFTER) -> bool:
+        """Stop the workers when no run used them for `idle_after` seconds; True if stopped."""
+        with self._lock:
+            idle = self._pool is not None and self._users == 0 and \
+                time.monotonic() - self._last_used >= idle_after
+        if idle:
+            self.close()
+            log.info("workers_stopped", reason=f"no backlog for {idle_after:.0f} s")
+        return idle
 
     def close(self) -> None:
         """Stop the workers; the next backlog starts new ones."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool, self._warming = self._pool, None, []
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Lookahead:
-    """The head starts asked for during one run of the pipeline, by raw message id."""
+    """The head starts asked for during one run of the pipeline, by raw message id.
+
+    The run holds the pool from here to `forget`, so the pool is not stopped under it.
+    """
 
     def __init__(self, preparer: Preparer, model: Path | None) -> None:
-        self._preparer: Preparer | None = preparer if preparer.enabled else None
+        self._holds = preparer if preparer.enabled else None
+        self._preparer = self._holds  # None once no worker can help (then all is inline)
         self._model = model
         self._pending: dict[int, tuple[Future[list[Prepared]], int]] = {}
+        self._lost: set[Future[list[Prepared]]] = set()  # chunks a worker failed, told once
+        if self._holds is not None:
+            self._holds.using(+1)
 
     def submit(self, rows: Iterable[tuple[int, bytes | None]], batch_size: int) -> None:
         """Start preparing these messages, unless the batch is small or they are asked for."""
@@ -144,7 +186,10 @@ class Lookahead:
         try:
             return future.result()[index]
         except Exception as exc:  # noqa: BLE001  (a lost worker costs only the head start)
-            log.warning("prepare_failed", raw_id=row_id, error=f"{type(exc).__name__}: {exc}")
+            if future not in self._lost:  # one line per lost chunk, not one per message
+                self._lost.add(future)
+                log.warning("prepare_failed", first_raw_id=row_id, inline="the chunk's messages",
+                            error=f"{type(exc).__name__}: {exc}")
             return None
 
     def forget(self) -> None:
@@ -152,6 +197,9 @@ class Lookahead:
         for future, _ in self._pending.values():
             future.cancel()
         self._pending.clear()
+        if self._holds is not None:
+            self._holds.using(-1)
+            self._holds = None
 
 
 def _chunks(items: list[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:

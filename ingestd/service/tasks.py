@@ -2,9 +2,10 @@
 
 The outbox thread sends as soon as a watcher reports new mail (so the acknowledgment goes
 out within seconds) and every few seconds otherwise, for retries that fell due. The
-housekeeper runs the SLA sweep, the daily retention purge and the model-file check, each
-on its own interval. On a shared database both are safe to run in every instance: the
-sender and the sweep claim their rows with FOR UPDATE SKIP LOCKED.
+housekeeper runs the SLA sweep, the daily retention purge, the model-file check and the
+stop of parse workers left idle after a backlog, each on its own interval. On a shared
+database both are safe to run in every instance: the sender and the sweep claim their rows
+with FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import structlog
 
 from ingestd.app import build_sender
 from ingestd.pipeline import Services
+from ingestd.privacy import purge_expired
+from ingestd.procedure.sweep import sweep as run_sweep
 from ingestd.service.metrics import Metrics
 
 log = structlog.get_logger("ingestd.tasks")
 OUTBOX_INTERVAL = 2.0  # seconds between looks for retries that fell due
 MODEL_CHECK = 30.0  # seconds between checks of the model file (SIGHUP reloads at once)
+WORKERS_CHECK = 15.0  # seconds between looks for parse workers left idle after a backlog
 PURGE_INTERVAL = 24 * 3600.0
 
 
@@ -94,21 +98,11 @@ class Housekeeper(threading.Thread):
 def housekeeping(services: Services, wake_outbox: threading.Event) -> list[Periodic]:
     """The SLA sweep, the retention purge and the model check, on their intervals."""
     def sweep() -> None:
-        try:
-            from ingestd.procedure.sweep import sweep as run_sweep  # noqa: PLC0415
-        except ImportError:  # TODO(issue 7): drop once ingestd.procedure.sweep is always present
-            log.warning("sweep_unavailable", reason="ingestd.procedure.sweep is not installed")
-            return
         report = run_sweep(services, services.clock())
         if report.escalations or report.followups:
             wake_outbox.set()
 
     def purge() -> None:
-        try:
-            from ingestd.privacy import purge_expired  # noqa: PLC0415
-        except ImportError:  # TODO(issue 7): drop once ingestd.privacy is always present
-            log.warning("purge_unavailable", reason="ingestd.privacy is not installed")
-            return
         report = purge_expired(services, services.clock())
         if report.cases:
             log.info("purged", cases=report.cases, raw_messages=report.raw_messages)
@@ -117,6 +111,10 @@ def housekeeping(services: Services, wake_outbox: threading.Event) -> list[Perio
         if services.model.reload_if_changed():
             log.info("model_loaded", path=str(services.model.path))
 
+    def workers() -> None:
+        services.preparer.close_if_idle()  # the preparer in service now: SIGHUP replaces it
+
     return [Periodic("sweep", lambda: services.settings.daemon.sweep_interval, sweep),
             Periodic("purge", lambda: PURGE_INTERVAL, purge),
-            Periodic("model", lambda: MODEL_CHECK, model)]
+            Periodic("model", lambda: MODEL_CHECK, model),
+            Periodic("workers", lambda: WORKERS_CHECK, workers)]
