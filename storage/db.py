@@ -12,10 +12,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Integer, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, Integer, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapper, Session, sessionmaker
 
+from storage.ops import next_id
 from storage.schema import Setting
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -60,9 +61,9 @@ def _number_new_rows(session: Session, _context: object, _instances: object) -> 
     """Give new rows their ids before SQLite is asked to, so a flush inserts them in batches.
 
     SQLite cannot say which generated id belongs to which row of a multi-row INSERT, so the
-    ORM inserts rows waiting for an id one statement each (several per new case). The
-    session holds SQLite's write lock (BEGIN IMMEDIATE), so the ids SQLite would choose,
-    the largest one plus one onwards, are known here; rows with an id go in one executemany.
+    ORM inserts rows waiting for an id one statement each (several per new case). The ids
+    come from `next_id`, as SQLite itself would choose them; rows with an id go in one
+    executemany.
     """
     waiting: dict[Mapper[Any], list[Any]] = {}
     for obj in session.new:
@@ -72,14 +73,10 @@ def _number_new_rows(session: Session, _context: object, _instances: object) -> 
             key.autoincrement == "auto" and isinstance(key.type, Integer)))
         if generated and getattr(obj, mapper.get_property_by_column(key).key) is None:
             waiting.setdefault(mapper, []).append(obj)
-    connection = session.connection()
     for mapper, objs in waiting.items():
-        key = mapper.primary_key[0]
-        last = connection.scalar(select(func.max(key))) or 0
-        name = mapper.get_property_by_column(key).key
-        for number, obj in enumerate(sorted(objs, key=lambda o: inspect(o).insert_order),
-                                     start=last + 1):
-            setattr(obj, name, number)
+        name = mapper.get_property_by_column(mapper.primary_key[0]).key
+        for obj in sorted(objs, key=lambda o: inspect(o).insert_order):
+            setattr(obj, name, next_id(session, mapper.class_))
 
 
 @contextmanager

@@ -67,7 +67,7 @@ def count_with_pending(session: Session, count: Select[Any], params: dict[str, A
     whole transaction; with autoflush on, the objects were flushed before the query and
     only the query counts.
     """
-    written = session.scalar(count, params) or 0
+    written = session.connection().scalar(count, params) or 0
     return int(written) + sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
 
 
@@ -78,8 +78,9 @@ def next_id(session: Session, model: type[Base]) -> int:
     PostgreSQL draws it from the column's sequence; on SQLite the writing transaction holds
     the database's write lock (BEGIN IMMEDIATE), so the next id is the largest one plus one,
     as SQLite's own choice would be, and the transaction's later ones count on from there
-    without asking again: the rows of `model` a transaction makes must all take their ids
-    here. As with a sequence, an id taken by work that was then rolled back is not reused.
+    without asking again. Every new ORM row on SQLite takes its id here (a `before_flush`
+    hook, `storage.db`), so nothing else in the transaction picks one behind its back. As
+    with a sequence, an id taken by work that was then rolled back is not reused.
     """
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name == "postgresql":
