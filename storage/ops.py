@@ -63,9 +63,9 @@ def count_with_pending(session: Session, count: Select[Any], params: dict[str, A
                        model: type[M], where: Callable[[M], bool]) -> int:
     """The `count` query's result plus the unflushed objects of `model` that `where` accepts.
 
-    `where` is the query's condition in Python, so a count made without autoflush sees the
-    whole transaction; with autoflush on, the objects were flushed before the query and
-    only the query counts.
+    `where` is the query's condition in Python, so the count covers the whole transaction
+    with nothing flushed for it. The query runs on the session's connection: a count needs
+    none of the ORM's execution, which costs more than the query itself.
     """
     written = session.connection().scalar(count, params) or 0
     return int(written) + sum(1 for obj in session.new if isinstance(obj, model) and where(obj))

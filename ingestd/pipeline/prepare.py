@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,19 +124,25 @@ class Preparer:
     def close_if_idle(self, idle_after: float = IDLE_AFTER) -> bool:
         """Stop the workers when no run used them for `idle_after` seconds; True if stopped."""
         with self._lock:
-            idle = self._pool is not None and self._users == 0 and \
-                time.monotonic() - self._last_used >= idle_after
-        if idle:
-            self.close()
-            log.info("workers_stopped", reason=f"no backlog for {idle_after:.0f} s")
-        return idle
+            if self._users or time.monotonic() - self._last_used < idle_after:
+                return False
+            pool = self._detach()
+        if pool is None:
+            return False
+        pool.shutdown(wait=True, cancel_futures=True)
+        log.info("workers_stopped", reason=f"no backlog for {idle_after:.0f} s")
+        return True
 
     def close(self) -> None:
         """Stop the workers; the next backlog starts new ones."""
         with self._lock:
-            pool, self._pool, self._warming = self._pool, None, []
+            pool = self._detach()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _detach(self) -> ProcessPoolExecutor | None:
+        pool, self._pool, self._warming = self._pool, None, []
+        return pool
 
 
 class Lookahead:
@@ -182,9 +188,14 @@ class Lookahead:
             return None
         future, index = entry
         if not (future.done() or self._preparer is None or self._preparer.warm):
-            return None  # the workers are still starting: the steps do it, without waiting
+            # The workers are still starting: the steps do it, without waiting, and a chunk
+            # still queued is withdrawn so that the workers, once up, start on fresh work.
+            future.cancel()
+            return None
         try:
             return future.result()[index]
+        except CancelledError:
+            return None  # withdrawn above, for an earlier message of the same chunk
         except Exception as exc:  # noqa: BLE001  (a lost worker costs only the head start)
             if future not in self._lost:  # one line per lost chunk, not one per message
                 self._lost.add(future)
