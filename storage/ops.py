@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -71,6 +72,12 @@ def count_with_pending(session: Session, count: Select[Any], params: dict[str, A
     return int(written) + sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
 
 
+@functools.cache
+def _nextval(table: str) -> Select[tuple[int]]:
+    """The statement drawing `table`'s next id on PostgreSQL, built once per table."""
+    return select(func.nextval(func.pg_get_serial_sequence(f'"{table}"', "id")))
+
+
 def next_id(session: Session, model: type[Base]) -> int:
     """The id the next row of `model`'s table will get, taken before the INSERT.
 
@@ -84,9 +91,8 @@ def next_id(session: Session, model: type[Base]) -> int:
     """
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(f'"{table.name}"', "id")
-        with session.no_autoflush:  # the sequence does not depend on rows not written yet
-            return int(session.execute(select(func.nextval(sequence))).scalar_one())
+        # on the connection: the sequence does not depend on rows not written yet
+        return int(session.connection().scalar(_nextval(table.name)))
     ids = once_per_transaction(session, f"next_id:{table.name}", lambda: itertools.count(
         int(session.scalar(select(func.max(table.c.id))) or 0) + 1))
     return next(ids)
