@@ -134,7 +134,7 @@ def naive_drain(app: Ingestd) -> DrainReport:
     services, report = app.services, DrainReport()
     source = ImapSource(services.settings.mailbox[0])
     try:
-        last_uid = resync(services, source, "INBOX")
+        last_uid, _ = resync(services, source, "INBOX")
         client = source.connect()
         uidvalidity = int(client.select_folder("INBOX", readonly=True)[b"UIDVALIDITY"])
         for uid in sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -63,9 +63,9 @@ def drain_folder(services: Services, source: ImapSource, folder: str,
     `after_batch` runs after each commit (it processes what came in) and returns False to
     stop early; the folder's lease is renewed between batches.
     """
-    last_uid = resync(services, source, folder)
+    last_uid, watched_since = resync(services, source, folder)
     for batch in source.new_batches(folder, last_uid):
-        result = commit_batch(services, source.config.name, batch)
+        result = commit_batch(services, source.config.name, batch, watched_since)
         last_uid = batch.last_uid
         go_on = after_batch(result)
         take_lease(services, source.config.name, folder)
@@ -93,10 +93,14 @@ def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
         return store(session, deliveries, services.clock())
 
 
-def commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> StoreResult:
-    """Raw bytes and the folder's new last UID in one transaction: never one without the other."""
+def commit_batch(services: Services, mailbox: str, batch: FolderBatch,
+                 watched_since: datetime | None = None) -> StoreResult:
+    """Raw bytes and the folder's new last UID in one transaction: never one without the other.
+
+    `watched_since`: when the folder was read before this drain (see `ingest.store`).
+    """
     with transaction(services.factory) as session:
-        result = store(session, batch.deliveries, services.clock())
+        result = store(session, batch.deliveries, services.clock(), watched_since)
         session.execute(update(FolderState).where(
             FolderState.mailbox == mailbox, FolderState.folder == batch.folder).values(
             last_uid=batch.last_uid, uidvalidity=batch.uidvalidity,
@@ -106,8 +110,9 @@ def commit_batch(services: Services, mailbox: str, batch: FolderBatch) -> StoreR
     return result
 
 
-def resync(services: Services, source: ImapSource, folder: str) -> int:
-    """The last UID to continue from; 0 when the folder's UIDVALIDITY changed."""
+def resync(services: Services, source: ImapSource, folder: str) -> tuple[int, datetime | None]:
+    """The last UID to continue from (0 when the folder's UIDVALIDITY changed), and when the
+    folder was last read before now (None the first time)."""
     uidvalidity = source.uidvalidity(folder)
     with transaction(services.factory) as session:
         state = _state(session, source.config.name, folder)
@@ -116,8 +121,8 @@ def resync(services: Services, source: ImapSource, folder: str) -> int:
                 log.warning("uidvalidity_changed", mailbox=source.config.name, folder=folder,
                             old=state.uidvalidity, new=uidvalidity)
             state.uidvalidity, state.last_uid = uidvalidity, 0
-        state.last_success_at = services.clock()
-        return state.last_uid
+        watched_since, state.last_success_at = state.last_success_at, services.clock()
+        return state.last_uid, watched_since
 
 
 def _state(session: Session, mailbox: str, folder: str) -> FolderState:

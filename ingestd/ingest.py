@@ -22,13 +22,14 @@ from storage.ops import insert_ignore_many
 
 @dataclass(frozen=True)
 class Delivery:
-    """One mail as a source found it."""
+    """One mail as a source found it; `arrived_at` is when the server says it came in."""
 
     source: str
     raw: bytes
     folder: str = ""
     uidvalidity: int | None = None
     uid: str | None = None
+    arrived_at: datetime | None = None
 
 
 @dataclass
@@ -38,8 +39,15 @@ class StoreResult:
     already_seen: int = 0
 
 
-def store(session: Session, deliveries: Iterable[Delivery], now: datetime) -> StoreResult:
-    """Add deliveries as raw messages received `now`; the caller commits (with its source state).
+def store(session: Session, deliveries: Iterable[Delivery], now: datetime,
+          watched_since: datetime | None = None) -> StoreResult:
+    """Add deliveries as raw messages; the caller commits (with its source state).
+
+    A message counts as received `now`, unless the server says it arrived earlier while
+    nobody was watching, after `watched_since` (the last time the folder was read): mail
+    that waited for a restart or a mail server outage starts its service-level clocks when
+    the customer sent it into the mailbox. Mail dated before that (moved in later, or
+    imported with its old date) and mail from a first read count from `now`.
 
     A batch costs a handful of statements, not several per message: one look-up of the
     locations already stored, one insert of the rows, one of their deduplication keys.
@@ -51,7 +59,7 @@ def store(session: Session, deliveries: Iterable[Delivery], now: datetime) -> St
             result.already_seen += 1
             continue
         seen.add(_location(delivery))
-        rows.append(_raw_row(delivery, now))
+        rows.append(_raw_row(delivery, _received_at(delivery, now, watched_since)))
     session.add_all(rows)
     session.flush()
     kept = insert_ignore_many(session, MessageKey.__table__,  # type: ignore[arg-type]
@@ -84,12 +92,19 @@ def _seen_locations(session: Session, deliveries: list[Delivery]) -> set[Locatio
     return seen
 
 
-def _raw_row(delivery: Delivery, now: datetime) -> RawMessage:
+def _received_at(delivery: Delivery, now: datetime, watched_since: datetime | None) -> datetime:
+    arrived = delivery.arrived_at
+    if arrived is None or watched_since is None or not watched_since <= arrived <= now:
+        return now
+    return arrived
+
+
+def _raw_row(delivery: Delivery, received_at: datetime) -> RawMessage:
     return RawMessage(
         source=delivery.source, folder=delivery.folder, uidvalidity=delivery.uidvalidity,
         uid=delivery.uid, dedup_key=dedup_key(delivery.raw), size=len(delivery.raw),
         message_id=message_id_of(delivery.raw),
-        raw=delivery.raw, received_at=now, state="pending")
+        raw=delivery.raw, received_at=received_at, state="pending")
 
 
 def _mark_duplicate(session: Session, row: RawMessage, now: datetime) -> None:

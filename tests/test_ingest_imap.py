@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from storage import Case, CaseMessage, Event, Outbox, Participant, Quarantine, RawMessage
+from storage import (
+    Case,
+    CaseMessage,
+    Event,
+    FolderState,
+    Outbox,
+    Participant,
+    Quarantine,
+    RawMessage,
+    transaction,
+)
 from tests.servers import free_port
 from tests.support import (
     REPO,
@@ -42,6 +53,31 @@ def test_drain_makes_one_case_per_mail_and_a_second_drain_adds_nothing(
     assert {c.customer_address for c in cases} == {f"customer{n}@example.net" for n in range(40)}
     assert first.stored == 40
     assert (second.stored, second.processed.processed) == (0, 0)
+
+
+def test_mail_that_waited_for_a_restart_keeps_its_arrival_time(db_url, dovecot, tmp_path):
+    """Its clocks start when the server received it (INTERNALDATE), not when ingestd read it.
+
+    Mail dated before the folder's last read (moved in later, or imported with its old date)
+    and mail of a first read, which may be years of history, count from the read.
+    """
+    account = dovecot.new_user()
+    now = datetime.now(UTC).replace(microsecond=0)
+    dovecot.append(account, complaint(1), msg_time=now - timedelta(days=30))
+    app = Ingestd(write_config(tmp_path, ConfigSpec(db_url, [MailboxSpec(account)])))
+    app.run_once()
+    with transaction(app.services.factory) as session:  # the last read was 3 hours ago
+        session.execute(update(FolderState).values(last_success_at=now - timedelta(hours=3)))
+    dovecot.append(account, complaint(2), msg_time=now - timedelta(hours=2))  # while down
+    dovecot.append(account, complaint(3), msg_time=now - timedelta(hours=5))  # moved in
+    app.run_once()
+
+    cases = {c.customer_address: c for c in _cases(app)}
+    waited = cases["customer2@example.net"]
+    assert waited.received_at == now - timedelta(hours=2)
+    assert waited.acknowledge_due == now + timedelta(hours=22)  # 24 h from its arrival
+    assert cases["customer1@example.net"].received_at >= now
+    assert cases["customer3@example.net"].received_at >= now
 
 
 def test_mail_stays_unread_on_the_server(dovecot, tmp_path):

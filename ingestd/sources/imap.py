@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import IMAPClient
@@ -91,6 +92,11 @@ def oauth2_token(config: MailboxConfig) -> str:
     return config.oauth2_token_file.read_text(encoding="utf-8").strip()
 
 
+def _utc(internaldate: datetime | None) -> datetime | None:
+    """INTERNALDATE (imapclient gives local time without a zone) as an aware UTC time."""
+    return None if internaldate is None else internaldate.astimezone(UTC)
+
+
 def _text(exc: BaseException) -> str:
     parts = [a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args]
     return "; ".join(p for p in parts if p) or type(exc).__name__
@@ -150,9 +156,10 @@ class ImapSource:
 
     def _fetch(self, client: IMAPClient, folder: str, uidvalidity: int,
                uids: list[int]) -> list[Delivery]:
-        data: dict[int, dict[bytes, Any]] = client.fetch(uids, ["BODY.PEEK[]"])
+        data: dict[int, dict[bytes, Any]] = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
         return [Delivery(source=self.config.name, raw=bytes(data[uid][b"BODY[]"]), folder=folder,
-                         uidvalidity=uidvalidity, uid=str(uid))
+                         uidvalidity=uidvalidity, uid=str(uid),
+                         arrived_at=_utc(data[uid].get(b"INTERNALDATE")))
                 for uid in uids if uid in data and b"BODY[]" in data[uid]]
 
     def supports_idle(self) -> bool:
