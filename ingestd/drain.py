@@ -111,8 +111,11 @@ def commit_batch(services: Services, mailbox: str, batch: FolderBatch,
 
 
 def resync(services: Services, source: ImapSource, folder: str) -> tuple[int, datetime | None]:
-    """The last UID to continue from (0 when the folder's UIDVALIDITY changed), and when the
-    folder was last read before now (None the first time)."""
+    """Where to go on from: the last UID (0 after a UIDVALIDITY change) and the last read.
+
+    The last read is when the folder was read before now, None the first time: mail that
+    arrived after it waited for us (`ingest.store`).
+    """
     uidvalidity = source.uidvalidity(folder)
     with transaction(services.factory) as session:
         state = _state(session, source.config.name, folder)
