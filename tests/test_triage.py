@@ -9,6 +9,7 @@ import skops.io as sio
 
 from triage import CATEGORIES, SEVERITIES, Classifier, Signals, TriageResult
 from triage.evaluate import evaluate
+from triage.model import BATCH_FROM
 from triage.persist import UntrustedModelError
 from triage.records import load_records
 
@@ -106,8 +107,9 @@ def test_empty_message_is_reviewed_not_escalated(model: Classifier) -> None:
     assert result.severity == "medium"
 
 
-def test_classify_many_matches_classify(model: Classifier) -> None:
-    messages = [(s, b) for s, b, _ in CLEAR]
+@pytest.mark.parametrize("copies", [1, BATCH_FROM], ids=["one_by_one", "batch_transform"])
+def test_classify_many_matches_classify(model: Classifier, copies: int) -> None:
+    messages = [(s, b) for s, b, _ in CLEAR] * copies
     many = model.classify_many(messages)
     for (subject, body), batch in zip(messages, many, strict=True):
         single = model.classify(subject, body)

@@ -16,6 +16,7 @@ from triage.result import DEFAULT_REVIEW_THRESHOLD, Signals, TriageResult
 from triage.rules import apply_rules
 
 EMPTY_SEVERITY = "medium"
+BATCH_FROM = 64  # messages; measured: 0.6 ms each one by one, 10 ms + 0.47 ms each in a batch
 
 
 class Scores(NamedTuple):
@@ -94,10 +95,17 @@ class Classifier:
         return Scores(cat, sev)
 
     def score_many(self, messages: Iterable[tuple[str, str]]) -> list[Scores]:
-        """``score`` for many messages at once (one matrix transform: faster per message)."""
+        """``score`` for many messages at once (one matrix transform: faster per message).
+
+        Below ``BATCH_FROM`` messages, each is scored on the single-message fast path: a
+        batch transform costs about 10 ms a call before its first message, more than that
+        many messages cost one by one (the workers score chunks of 25).
+        """
         texts = [compose_text(s, b) for s, b in messages]
         if not texts:
             return []
+        if len(texts) < BATCH_FROM:
+            return [Scores(*self._fast.predict_proba(text)) for text in texts]
         cats, sevs = _batch_proba((self.category_model, self.severity_model), texts)
         return [Scores(np.asarray(c, dtype=np.float64), np.asarray(v, dtype=np.float64))
                 for c, v in zip(cats, sevs, strict=True)]
