@@ -13,17 +13,24 @@ from triage._fast import FastFeatures, scorer_for
 from triage.features import compose_text
 from triage.labels import SEVERITIES
 from triage.result import DEFAULT_REVIEW_THRESHOLD, Signals, TriageResult
-from triage.rules import apply_rules
+from triage.rules import Hit, raise_severity, text_hits
 
 EMPTY_SEVERITY = "medium"
 BATCH_FROM = 64  # messages; measured: 0.6 ms each one by one, 10 ms + 0.47 ms each in a batch
 
 
 class Scores(NamedTuple):
-    """Probability rows of the two models for one message, in their label order."""
+    """What a message's text says, before any signal: everything but the decision.
+
+    The two models' probability rows (in their label order), the text rules that fire,
+    and whether there was any text at all. A worker process works these out ahead; the
+    decision adds the signals that need the case history.
+    """
 
     category: NDArray[np.float64]
     severity: NDArray[np.float64]
+    rules: tuple[Hit, ...]
+    empty: bool
 
 
 class Classifier:
@@ -78,7 +85,7 @@ class Classifier:
 
     def classify(self, subject: str, body: str, signals: Signals | None = None) -> TriageResult:
         """Triage one message."""
-        return self.decide(subject, body, self.score(subject, body), signals)
+        return self.decide(self.score(subject, body), signals)
 
     def classify_many(
         self, messages: Iterable[tuple[str, str]], signals: Sequence[Signals] | None = None,
@@ -86,13 +93,14 @@ class Classifier:
         """Triage many (subject, body) pairs; ``signals`` (if given) aligns with them."""
         pairs = list(messages)
         sigs = list(signals) if signals is not None else [None] * len(pairs)
-        return [self.decide(subject, body, scores, signal) for (subject, body), scores, signal
-                in zip(pairs, self.score_many(pairs), sigs, strict=True)]
+        return [self.decide(scores, signal)
+                for scores, signal in zip(self.score_many(pairs), sigs, strict=True)]
 
     def score(self, subject: str, body: str) -> Scores:
-        """The models' category and severity probabilities, before any rule."""
-        cat, sev = self._fast.predict_proba(compose_text(subject, body))
-        return Scores(cat, sev)
+        """The models' probabilities and the text rules, before any signal."""
+        text = compose_text(subject, body)
+        cat, sev = self._fast.predict_proba(text)
+        return _scores(text, cat, sev)
 
     def score_many(self, messages: Iterable[tuple[str, str]]) -> list[Scores]:
         """``score`` for many messages at once (one matrix transform: faster per message).
@@ -105,36 +113,28 @@ class Classifier:
         if not texts:
             return []
         if len(texts) < BATCH_FROM:
-            return [Scores(*self._fast.predict_proba(text)) for text in texts]
+            return [_scores(text, *self._fast.predict_proba(text)) for text in texts]
         cats, sevs = _batch_proba((self.category_model, self.severity_model), texts)
-        return [Scores(np.asarray(c, dtype=np.float64), np.asarray(v, dtype=np.float64))
-                for c, v in zip(cats, sevs, strict=True)]
+        return [_scores(text, c, v) for text, c, v in zip(texts, cats, sevs, strict=True)]
 
-    def decide(self, subject: str, body: str, scores: Scores,
-               signals: Signals | None = None) -> TriageResult:
-        """The result for a scored message: the rules see its text and the signals.
+    def decide(self, scores: Scores, signals: Signals | None = None) -> TriageResult:
+        """The result for a scored message: the text rules that fired, and the signals.
 
         Cheap next to ``score``, so a change of signals (a spike noticed) decides again
         without scoring again.
         """
-        return self._decide(compose_text(subject, body), scores.category, scores.severity,
-                            signals)
-
-    def _decide(
-        self, text: str, cat: NDArray[np.float64], sev: NDArray[np.float64],
-        signals: Signals | None,
-    ) -> TriageResult:
+        cat, sev = scores.category, scores.severity
         category, confidence = self._top(self.categories, cat)
         model_severity, sev_p = self._top(self.severities, sev)
-        if not text.strip():  # nothing to judge: the priors alone must not escalate
+        if scores.empty:  # nothing to judge: the priors alone must not escalate
             model_severity, sev_p = EMPTY_SEVERITY, 0.0
-        outcome = apply_rules(text, model_severity, signals)
+        outcome = raise_severity(scores.rules, model_severity, signals)
         reasons = [
             f"model: category={category} p={confidence:.2f}",
             f"model: severity={model_severity} p={sev_p:.2f}",
         ]
         reasons += [f"rule: {name}" for name in outcome.fired]
-        needs_review = confidence < self.review_threshold or not text.strip()
+        needs_review = confidence < self.review_threshold or scores.empty
         if needs_review:
             reasons.append(f"review: confidence below {self.review_threshold:.2f}")
         escalate = outcome.severity == SEVERITIES[-1] or outcome.escalate
@@ -176,6 +176,11 @@ class _FastPath:
                 done[id(union)] = features.vectorize(text)
             rows.append(linear.predict_proba(done[id(union)]))
         return rows
+
+
+def _scores(text: str, category: Any, severity: Any) -> Scores:
+    return Scores(np.asarray(category, dtype=np.float64), np.asarray(severity, dtype=np.float64),
+                  text_hits(text), not text.strip())
 
 
 def _batch_proba(pipelines: Sequence[Pipeline], texts: list[str]) -> list[Any]:

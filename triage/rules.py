@@ -33,10 +33,13 @@ read the whole text, quoted and forwarded parts included: a threat stays a threa
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from triage.labels import max_severity
 from triage.result import Signals
+
+Hit = tuple[str, str]  # a rule that fired: its name and the severity it raises to
 
 RECURRING_THRESHOLD = 2
 
@@ -153,7 +156,7 @@ def _fires(rule: Rule, text: str) -> bool:
     return any(not _negated(text, m.start()) for m in rule.pattern.finditer(text))
 
 
-def _signal_rules(signals: Signals) -> list[tuple[str, str]]:
+def _signal_rules(signals: Signals) -> list[Hit]:
     fired = []
     if signals.recent_complaints_30d >= RECURRING_THRESHOLD:
         fired.append(("recurring_customer", "high"))
@@ -164,10 +167,22 @@ def _signal_rules(signals: Signals) -> list[tuple[str, str]]:
 
 def apply_rules(text: str, severity: str, signals: Signals | None = None) -> RuleOutcome:
     """Raise ``severity`` for every rule that fires on ``text`` or ``signals``."""
-    hits = [(r.name, r.floor) for r in TEXT_RULES if _fires(r, text)]
-    hits += _signal_rules(signals or Signals())
+    return raise_severity(text_hits(text), severity, signals)
+
+
+def text_hits(text: str) -> tuple[Hit, ...]:
+    """The text rules that fire on ``text``, as (name, floor) in table order.
+
+    They read nothing but the text, so they can be worked out ahead with the model's scores.
+    """
+    return tuple((r.name, r.floor) for r in TEXT_RULES if _fires(r, text))
+
+
+def raise_severity(hits: Iterable[Hit], severity: str,
+                   signals: Signals | None = None) -> RuleOutcome:
+    """Raise ``severity`` for the text rules that fired (``text_hits``) and the ``signals``."""
     names: list[str] = []
-    for name, floor in hits:
+    for name, floor in [*hits, *_signal_rules(signals or Signals())]:
         severity = max_severity(severity, floor)
         if name not in names:
             names.append(name)

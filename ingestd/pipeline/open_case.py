@@ -111,11 +111,11 @@ def triage(ctx: Context) -> None:
     else:
         scores = model.score(parsed.subject, parsed.reply_text)
     signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
-    result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
+    result = model.decide(scores, signals)
     if category_spike(ctx.session, result.category, ctx.services.clock(),
                       ctx.services.settings.recurring):
         signals = replace(signals, category_spike=True)
-        result = model.decide(parsed.subject, parsed.reply_text, scores, signals)
+        result = model.decide(scores, signals)
     ctx.triage = result
     case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
     case.confidence, case.needs_review = result.confidence, result.needs_review
