@@ -73,8 +73,10 @@ def _new_case(ctx: Context) -> Case:
 
 
 def _case_message(ctx: Context, case: Case) -> CaseMessage:
+    # By case_id, not case=case: linking the two objects (the case's collection, cascades)
+    # costs more than the row, and nothing reads the case's collections during a batch.
     parsed = ctx.parsed
-    return CaseMessage(case=case, raw_message_id=ctx.raw.id, direction="in",
+    return CaseMessage(case_id=case.id, raw_message_id=ctx.raw.id, direction="in",
                        message_id=parsed.message_id, sender=parsed.sender_address,
                        subject=parsed.subject, text=parsed.reply_text,
                        sent_at=parsed.date or ctx.raw.received_at,
@@ -93,7 +95,7 @@ def _add_participants(ctx: Context, case: Case) -> None:
         if address and address not in ours and address not in seen:
             seen.add(address)
             name = parsed.sender_name if role == "customer" else None
-            ctx.session.add(Participant(case=case, address=address, name=name, role=role))
+            ctx.session.add(Participant(case_id=case.id, address=address, name=name, role=role))
 
 
 def triage(ctx: Context) -> None:
