@@ -145,7 +145,7 @@ class Daemon:
             self.services.settings.mailbox, self.services.settings.maildir)
         replaced = self.services.preparer
         _replace(self.services, fresh)
-        replaced.close()  # its workers would otherwise live on, unused, with a model each
+        replaced.close("configuration reloaded")  # or they would live on, unused
         self.settings = settings
         self.health.unreachable_after = settings.daemon.mailbox_unreachable_after
         self._reload_model()

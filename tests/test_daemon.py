@@ -230,6 +230,21 @@ def test_sighup_reloads_configuration(rig: Rig) -> None:
         assert daemon.stop() == 0, daemon.log()
 
 
+def test_a_backlog_gets_the_parse_workers_and_a_reload_stops_them(rig: Rig) -> None:
+    """The daemon's batches are small (20 mails): a full one is a backlog, not a trickle."""
+    rig.dovecot.append(rig.account, [complaint(n) for n in range(60)])
+    daemon = rig.start(rig.config())
+    try:
+        wait_for(lambda: len(customers(rig.sink)) == 60, 60, 0.1, "60 acknowledgments")
+        assert '"workers_started"' in daemon.log_file.read_text()  # log() is only the tail
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: '"reloaded"' in daemon.log(), 10, 0.05, "the reload")
+        assert '"reason": "configuration reloaded"' in daemon.log()  # not left running
+    finally:
+        assert daemon.stop() == 0, daemon.log()
+    assert customers(rig.sink) == sorted(f"customer{n}@example.net" for n in range(60))
+
+
 def test_unit_file_passes_systemd_analyze(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from ingestd.drain import _commit
 from ingestd.ingest import Delivery
 from ingestd.pipeline import process_pending
-from ingestd.pipeline.prepare import CHUNK, MIN_BATCH, Lookahead
+from ingestd.pipeline.prepare import CHUNK, Lookahead
 from storage import Case, CaseMessage, Outbox, Quarantine
 from tests.support import ConfigSpec, Ingestd, complaint, mail, write_config
 
@@ -102,7 +102,7 @@ def test_a_chunk_lost_with_its_worker_is_told_once_not_per_message(tmp_path):
         preparer = app.services.preparer
         preparer.start(app.services.model.path)
         ahead = Lookahead(preparer, app.services.model.path)
-        ahead.submit(enumerate(long_mails), MIN_BATCH)  # one chunk, seconds of parsing
+        ahead.submit(enumerate(long_mails))  # one chunk, seconds of parsing
         time.sleep(0.3)
         for child in multiprocessing.active_children():
             os.kill(child.pid or 0, signal.SIGKILL)

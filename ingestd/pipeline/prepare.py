@@ -1,10 +1,11 @@
 """Parse and score a backlog in worker processes, ahead of the database work.
 
-Parsing a mail and scoring it with the triage model need nothing from the database, and
-they are about a third of the work per message. During a backlog the runner hands each
-batch, and a peek at the next one, to a process pool, so a second core parses and scores
-while this process threads, stores and composes. A trickle of mail (a batch smaller than
-`MIN_BATCH`) is done inline: a worker's round trip would only add latency.
+Parsing a mail and scoring it with the triage model (the text rules go with the scores)
+need nothing from the database, and they are about a third of the work per message.
+During a backlog the runner hands each batch, and a peek at the next one, to a process
+pool, so a second core parses and scores while this process threads, stores and composes.
+A backlog is a batch of `MIN_BATCH` messages or a full one (the daemon's batches are
+smaller); a trickle of mail is done inline: a worker's round trip would only add latency.
 
 What a worker sends back is only a head start. A mail that failed to parse there is
 parsed again by the pipeline's own step, so its error is reported and quarantined as
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("ingestd.pipeline")
 
-MIN_BATCH = 50  # fewer pending messages than this are prepared inline
+MIN_BATCH = 50  # a batch smaller than this (and not full) is a trickle, prepared inline
 CHUNK = 25  # messages per task: small enough that the pipeline starts on the first soon
 IDLE_AFTER = 60.0  # seconds without a backlog after which the workers are stopped
 
@@ -102,6 +103,7 @@ class Preparer:
             # database connections that a forked child must not inherit.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            log.info("workers_started", workers=self.workers)
             if model is not None:
                 self._warming = [self._pool.submit(_warm, str(model), _stamp(model))
                                  for _ in range(self.workers)]
@@ -127,22 +129,24 @@ class Preparer:
             if self._users or time.monotonic() - self._last_used < idle_after:
                 return False
             pool = self._detach()
-        if pool is None:
-            return False
-        pool.shutdown(wait=True, cancel_futures=True)
-        log.info("workers_stopped", reason=f"no backlog for {idle_after:.0f} s")
-        return True
+        _stop(pool, f"no backlog for {idle_after:.0f} s")
+        return pool is not None
 
-    def close(self) -> None:
+    def close(self, reason: str = "closed") -> None:
         """Stop the workers; the next backlog starts new ones."""
         with self._lock:
             pool = self._detach()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        _stop(pool, reason)
 
     def _detach(self) -> ProcessPoolExecutor | None:
         pool, self._pool, self._warming = self._pool, None, []
         return pool
+
+
+def _stop(pool: ProcessPoolExecutor | None, reason: str) -> None:
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+        log.info("workers_stopped", reason=reason)
 
 
 class Lookahead:
@@ -160,9 +164,9 @@ class Lookahead:
         if self._holds is not None:
             self._holds.using(+1)
 
-    def submit(self, rows: Iterable[tuple[int, bytes | None]], batch_size: int) -> None:
-        """Start preparing these messages, unless the batch is small or they are asked for."""
-        if self._preparer is None or batch_size < MIN_BATCH:
+    def submit(self, rows: Iterable[tuple[int, bytes | None]]) -> None:
+        """Start preparing these messages, unless they are asked for already."""
+        if self._preparer is None:
             return
         todo = [(row_id, raw) for row_id, raw in rows if row_id not in self._pending and raw]
         for chunk in _chunks(todo, CHUNK):

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ingestd.pipeline.context import Claimed, Context, Services, Stop
-from ingestd.pipeline.prepare import Lookahead, Prepared
+from ingestd.pipeline.prepare import MIN_BATCH, Lookahead, Prepared
 from ingestd.pipeline.steps import STEPS
 from storage import Quarantine, RawMessage, transaction
 
@@ -81,9 +81,10 @@ def process_batch(services: Services, limit: int, stats: ProcessStats,
     """Claim up to `limit` pending messages and process them in one committed transaction."""
     with transaction(services.factory) as session:
         rows = _claim(session, limit)
-        ahead.submit(((row.id, row.raw) for row in rows), len(rows))
-        if rows and len(rows) == limit:  # a backlog: start on the next batch as well
-            ahead.submit(_peek(session, rows[-1].id, limit), limit)
+        if len(rows) >= min(MIN_BATCH, limit):  # a backlog, not a trickle: workers help
+            ahead.submit((row.id, row.raw) for row in rows)
+            if len(rows) == limit:  # more is waiting: start on the next batch as well
+                ahead.submit(_peek(session, rows[-1].id, limit))
         done = [process_one(session, services, row, stats, ahead.take(row.id)) for row in rows]
         if done:  # one UPDATE for the batch (executemany) instead of one per message
             session.execute(update(RawMessage), [
