@@ -1,4 +1,9 @@
-from ingestd.cli import main
+"""`python -m ingestd`: the command line.
 
-if __name__ == "__main__":  # worker processes import this module too
+Spawned worker processes import this module as well, so it imports the CLI only when run.
+"""
+
+if __name__ == "__main__":
+    from ingestd.cli import main
+
     main()

@@ -15,7 +15,7 @@ from ingestd.pipeline.loops import (
     over_rate_limit,
     suppression_reason,
 )
-from ingestd.pipeline.prepare import parse_raw
+from ingestd.worker import parse_raw
 from storage import Outbox, Suppression
 
 _ANY_MESSAGE_ID = re.compile(rb"<([^<>\s]+@[^<>\s]+)>")

@@ -15,8 +15,9 @@ from ingestd.config import Settings
 from ingestd.errors import ConfigError
 from ingestd.mailout import Composer
 from ingestd.message import ParsedMessage
-from ingestd.pipeline.prepare import Prepared, Preparer
+from ingestd.pipeline.prepare import Preparer
 from ingestd.procedure import BusinessCalendar
+from ingestd.worker import Prepared
 from storage import Case
 
 if TYPE_CHECKING:

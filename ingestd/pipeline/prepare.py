@@ -21,39 +21,17 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import structlog
 
-from ingestd.message import ParsedMessage, parse_bytes
-
-if TYPE_CHECKING:
-    from triage import Classifier
-    from triage.model import Scores
+from ingestd.worker import Prepared, prepare_chunk, warm
 
 log = structlog.get_logger("ingestd.pipeline")
 
 MIN_BATCH = 50  # a batch smaller than this (and not full) is a trickle, prepared inline
 CHUNK = 25  # messages per task: small enough that the pipeline starts on the first soon
 IDLE_AFTER = 60.0  # seconds without a backlog after which the workers are stopped
-
-
-def parse_raw(raw: bytes) -> ParsedMessage:
-    """Parse stored bytes; refuse what does not start with a header field."""
-    if b":" not in raw.partition(b"\n")[0]:
-        raise ValueError("not an RFC 5322 message: it does not start with a header field")
-    return parse_bytes(raw)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A worker's head start on one message: parsed, and scored by the model `stamp`."""
-
-    parsed: ParsedMessage | None
-    scores: Scores | None = None
-    stamp: float | None = None
 
 
 def default_workers() -> int:
@@ -105,7 +83,7 @@ class Preparer:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
             log.info("workers_started", workers=self.workers)
             if model is not None:
-                self._warming = [self._pool.submit(_warm, str(model), _stamp(model))
+                self._warming = [self._pool.submit(warm, str(model), _stamp(model))
                                  for _ in range(self.workers)]
         return self._pool
 
@@ -115,7 +93,7 @@ class Preparer:
             pool = self._start(model)
             self.submitted += len(raws)
             self._last_used = time.monotonic()
-            return pool.submit(_prepare_chunk, raws, str(model) if model else None, stamp)
+            return pool.submit(prepare_chunk, raws, str(model) if model else None, stamp)
 
     def using(self, delta: int) -> None:
         """A run of the pipeline starts (+1) or ends (-1) using the pool."""
@@ -227,45 +205,3 @@ def _stamp(model: Path) -> float | None:
         return model.stat().st_mtime
     except OSError:
         return None
-
-
-# ---------------------------------------------------------------- in the worker process
-
-_models: dict[tuple[str, float | None], Classifier] = {}
-
-
-def _load(path: str, stamp: float | None) -> Classifier | None:
-    """The model file as of `stamp`, loaded once per worker; None when it is unusable."""
-    key = (path, stamp)
-    if key not in _models:
-        from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only here)
-
-        try:
-            model = Classifier.load(path)
-        except Exception:  # noqa: BLE001  (the pipeline loads it too and reports why)
-            return None
-        _models.clear()  # only the model in service is kept
-        _models[key] = model
-    return _models[key]
-
-
-def _warm(path: str, stamp: float | None) -> bool:
-    """Load the model ahead of the first chunk; only whether it loaded travels back."""
-    return _load(path, stamp) is not None
-
-
-def _prepare_chunk(raws: list[bytes], model_path: str | None,
-                   stamp: float | None) -> list[Prepared]:
-    parsed: list[ParsedMessage | None] = []
-    for raw in raws:
-        try:
-            parsed.append(parse_raw(raw))
-        except Exception:  # noqa: BLE001  (the pipeline parses it again and quarantines it)
-            parsed.append(None)
-    model = _load(model_path, stamp) if model_path else None
-    if model is None:
-        return [Prepared(p) for p in parsed]
-    ok = [p for p in parsed if p is not None]
-    scores = iter(model.score_many((p.subject, p.reply_text) for p in ok))
-    return [Prepared(p, next(scores), stamp) if p is not None else Prepared(None)
-            for p in parsed]

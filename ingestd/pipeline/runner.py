@@ -23,8 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ingestd.pipeline.context import Claimed, Context, Services, Stop
-from ingestd.pipeline.prepare import MIN_BATCH, Lookahead, Prepared
+from ingestd.pipeline.prepare import MIN_BATCH, Lookahead
 from ingestd.pipeline.steps import STEPS
+from ingestd.worker import Prepared
 from storage import Quarantine, RawMessage, transaction
 
 log = structlog.get_logger("ingestd.pipeline")

@@ -1,0 +1,75 @@
+"""What a parse worker process runs: parse and score mail, nothing more.
+
+The other side of `ingestd.pipeline.prepare`. A worker is a fresh (spawned) interpreter
+that imports this module to run these functions, so it imports only what they need: the
+mail parser, and scikit-learn when the model loads. Not the pipeline, the database layer
+or the configuration, which would add about a second to every worker's start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ingestd.message import ParsedMessage, parse_bytes
+
+if TYPE_CHECKING:
+    from triage import Classifier
+    from triage.model import Scores
+
+
+def parse_raw(raw: bytes) -> ParsedMessage:
+    """Parse stored bytes; refuse what does not start with a header field."""
+    if b":" not in raw.partition(b"\n")[0]:
+        raise ValueError("not an RFC 5322 message: it does not start with a header field")
+    return parse_bytes(raw)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A worker's head start on one message: parsed, and scored by the model `stamp`."""
+
+    parsed: ParsedMessage | None
+    scores: Scores | None = None
+    stamp: float | None = None
+
+
+_models: dict[tuple[str, float | None], Classifier] = {}
+
+
+def _load(path: str, stamp: float | None) -> Classifier | None:
+    """The model file as of `stamp`, loaded once per worker; None when it is unusable."""
+    key = (path, stamp)
+    if key not in _models:
+        from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only here)
+
+        try:
+            model = Classifier.load(path)
+        except Exception:  # noqa: BLE001  (the pipeline loads it too and reports why)
+            return None
+        _models.clear()  # only the model in service is kept
+        _models[key] = model
+    return _models[key]
+
+
+def warm(path: str, stamp: float | None) -> bool:
+    """Load the model ahead of the first chunk; only whether it loaded travels back."""
+    return _load(path, stamp) is not None
+
+
+def prepare_chunk(raws: list[bytes], model_path: str | None,
+                  stamp: float | None) -> list[Prepared]:
+    """Parse, and score with the model file as of `stamp`, each mail of a chunk."""
+    parsed: list[ParsedMessage | None] = []
+    for raw in raws:
+        try:
+            parsed.append(parse_raw(raw))
+        except Exception:  # noqa: BLE001  (the pipeline parses it again and quarantines it)
+            parsed.append(None)
+    model = _load(model_path, stamp) if model_path else None
+    if model is None:
+        return [Prepared(p) for p in parsed]
+    ok = [p for p in parsed if p is not None]
+    scores = iter(model.score_many((p.subject, p.reply_text) for p in ok))
+    return [Prepared(p, next(scores), stamp) if p is not None else Prepared(None)
+            for p in parsed]
