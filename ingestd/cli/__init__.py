@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import sys
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import Engine
 
 from ingestd import config, logs
 from ingestd.errors import IngestdError
-from ingestd.pipeline import Services
+
+if TYPE_CHECKING:  # the pipeline and the database load when a command needs them
+    from sqlalchemy import Engine
+
+    from ingestd.pipeline import Services
 
 
 class App:
