@@ -153,7 +153,7 @@ class Lookahead:
             except (BrokenProcessPool, RuntimeError, OSError) as exc:
                 # No worker (it died, or none can start): the steps do it all, as for a trickle.
                 log.warning("prepare_unavailable", error=f"{type(exc).__name__}: {exc}")
-                self._preparer.close()
+                self._preparer.close("a worker died or none could start")
                 self._preparer = None
                 return
             for index, (row_id, _) in enumerate(chunk):

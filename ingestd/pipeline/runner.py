@@ -145,7 +145,7 @@ def process_one(session: Session, services: Services, row: Claimed,
         if savepoint is not None:
             savepoint.rollback()
         for added in set(session.new) - earlier:  # not written yet: forgetting them undoes them
-            if added in session:  # (expunging a case takes its messages and events with it)
+            if added in session:  # (expunging a case takes the rows linked to it along)
                 session.expunge(added)
         ctx.case = None
         _quarantine(session, services, row, step_name, exc)

@@ -96,7 +96,7 @@ class Housekeeper(threading.Thread):
 
 
 def housekeeping(services: Services, wake_outbox: threading.Event) -> list[Periodic]:
-    """The SLA sweep, the retention purge and the model check, on their intervals."""
+    """The SLA sweep, the retention purge, the model check and the idle-worker stop."""
     def sweep() -> None:
         report = run_sweep(services, services.clock())
         if report.escalations or report.followups:
