@@ -5,6 +5,9 @@ bench/_setup.py) and measures, on one machine in one run:
 
 * raw fetch: imapclient batched FETCH BODY.PEEK[] of the whole folder (nothing else);
 * ceiling: the same fetch plus ingestd.message.parse_bytes on every mail;
+* floor: the work the libraries must do per mail and nothing else (bench/_floor.py), whose
+  CPU per mail over every process (ingestd, Dovecot, the PostgreSQL server) bounds what any
+  drain built on them can reach on this machine's cores;
 * drain: ingestd's drain_all (fetch, store with the folder state, parse, thread, triage,
   outbox) into a fresh SQLite file and a fresh PostgreSQL database;
 * naive: the same pipeline with one FETCH and one commit per message (on --naive-mails
@@ -16,13 +19,15 @@ bench/_setup.py) and measures, on one machine in one run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from _floor import CpuMeter, CpuUse, Floor, server_pid
 from _setup import DEFAULT_MODEL, Corpus, bench_config, fill
 from imapclient import IMAPClient
 
@@ -38,6 +43,12 @@ from tests.support import Ingestd
 
 TARGETS = {"sqlite": 0.7, "postgresql": 0.5}
 NAIVE_TARGET = 3.0
+CORES = len(os.sched_getaffinity(0))
+
+
+class Run(NamedTuple):
+    rate: float  # mails a second
+    cpu: CpuUse  # over every process that worked for it
 
 
 def main() -> None:
@@ -72,16 +83,27 @@ def run(args: argparse.Namespace, work: Path, dovecot: DovecotServer) -> None:
           f"{time.perf_counter() - started:.0f} s; work directory {work}")
     fetch_all(big, args.batch_size, None)  # warm the server's caches for every contender
     raw = rate(args.mails, lambda: fetch_all(big, args.batch_size, None))
+    meter, before = CpuMeter(dovecot.pid), CpuMeter(dovecot.pid).read()
     ceiling = rate(args.mails, lambda: fetch_all(big, args.batch_size, parse_bytes))
     print(f"raw imapclient fetch    {raw:9.0f} msg/s")
-    print(f"fetch+parse ceiling     {ceiling:9.0f} msg/s")
+    print(f"fetch+parse ceiling     {ceiling:9.0f} msg/s   "
+          f"{meter.since(before).describe(args.mails)}")
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        with database(backend, work, 1 + 2 * args.repeat) as urls:
-            drained = drain_rate(work / f"{backend}-drain", urls[0], big, args)
-            print(f"drain {backend:<17} {drained:9.0f} msg/s   {drained / ceiling:5.2f}x of the "
-                  f"ceiling (target {TARGETS[backend]}x)  {drained / raw:5.2f}x of raw fetch")
+        with database(backend, work, 2 + 2 * args.repeat) as urls:
+            floor = floor_run(work / f"{backend}-floor", urls[0], big, args, dovecot.pid)
+            best = CORES * 1000 / floor.cpu.per_mail_ms(args.mails)
+            print(f"floor {backend:<17} {floor.rate:9.0f} msg/s   "
+                  f"{floor.cpu.describe(args.mails)}\n"
+                  f"  so on {CORES} cores, perfectly parallel, at most {best:.0f} msg/s: "
+                  f"{best / ceiling:4.2f}x of the ceiling")
+            drained = drain_rate(work / f"{backend}-drain", urls[1], big, args, dovecot.pid)
+            print(f"drain {backend:<17} {drained.rate:9.0f} msg/s   "
+                  f"{drained.cpu.describe(args.mails)}\n"
+                  f"  {drained.rate / ceiling:4.2f}x of the ceiling (target {TARGETS[backend]}x), "
+                  f"{drained.rate / best:4.2f}x of the floor's bound, "
+                  f"{drained.rate / raw:4.2f}x of raw fetch")
             if args.naive_mails:
-                naive_comparison(work / backend, urls[1:], small, args)
+                naive_comparison(work / backend, urls[2:], small, args)
 
 
 def naive_comparison(work: Path, urls: list[str], account: Account,
@@ -93,8 +115,9 @@ def naive_comparison(work: Path, urls: list[str], account: Account,
     """
     ratios = []
     for n in range(args.repeat):
-        batched = drain_rate(work / f"batched{n}", urls[2 * n], account, args)
-        naive = drain_rate(work / f"naive{n}", urls[2 * n + 1], account, args, naive_drain)
+        batched = drain_rate(work / f"batched{n}", urls[2 * n], account, args).rate
+        naive = drain_rate(work / f"naive{n}", urls[2 * n + 1], account, args,
+                           drain=naive_drain).rate
         ratios.append(batched / naive)
         print(f"  on {args.naive_mails} mails: batched {batched:7.0f} msg/s, naive (one FETCH "
               f"and commit per mail) {naive:7.0f} msg/s: {batched / naive:5.2f}x")
@@ -125,21 +148,39 @@ def fetch_all(account: Account, batch_size: int, parse: Callable[[bytes], Any] |
 
 
 def drain_rate(directory: Path, url: str, account: Account, args: argparse.Namespace,
-               drain: Callable[[Ingestd], DrainReport] | None = None) -> float:
-    """Messages per second through the whole pipeline into a fresh database."""
+               dovecot: int | None = None, *,
+               drain: Callable[[Ingestd], DrainReport] | None = None) -> Run:
+    """Messages per second through the whole pipeline into a fresh database, and its CPU."""
     app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size,
                                workers=args.workers))
+    meter = CpuMeter(dovecot, server_pid(app.engine))
     try:
         app.services.model.get()  # `ingestd run` loads the model before draining too
-        started = time.perf_counter()
+        before, started = meter.read(), time.perf_counter()
         report = (drain or Ingestd.drain)(app)
         seconds = time.perf_counter() - started
     finally:
-        app.close()
+        app.close()  # the workers are reaped here, so their CPU is counted
     handled = report.processed.processed + report.processed.quarantined + report.duplicates
     if report.errors or report.processed.quarantined:
         print(f"  WARNING: {report.errors} errors, {report.processed.quarantined} quarantined")
-    return handled / seconds
+    return Run(handled / seconds, meter.since(before))
+
+
+def floor_run(directory: Path, url: str, account: Account, args: argparse.Namespace,
+              dovecot: int | None) -> Run:
+    """The floor (bench/_floor.py) into a fresh database with the product's schema."""
+    app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size))
+    meter = CpuMeter(dovecot, server_pid(app.engine))
+    try:
+        floor = Floor(app.engine, app.services.composer, app.services.model.get())
+        before, started = meter.read(), time.perf_counter()
+        count = floor.drain(account, args.batch_size)
+        seconds = time.perf_counter() - started
+        cpu = meter.since(before)
+    finally:
+        app.close()
+    return Run(count / seconds, cpu)
 
 
 def naive_drain(app: Ingestd) -> DrainReport:

@@ -385,6 +385,11 @@ class DovecotServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The master process (its children serve the connections), for CPU accounting."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
     def start(self, timeout: float = 15.0) -> None:
         """Start Dovecot (same ports, same mail) and wait until it greets on every port."""
         if self.running:
