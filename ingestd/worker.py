@@ -1,13 +1,20 @@
 """What a parse worker process runs: parse and score mail, nothing more.
 
-The other side of `ingestd.pipeline.prepare`. A worker is a fresh (spawned) interpreter
-that imports this module to run these functions, so it imports only what they need: the
-mail parser, and scikit-learn when the model loads. Not the pipeline, the database layer
-or the configuration, which would add about a second to every worker's start.
+The other side of `ingestd.pipeline.prepare`. A worker is a fork of a process that runs
+no other thread (`run --once`), which starts with that process's model (`share`), or else
+a fresh (spawned) interpreter that imports this module to run these functions, so it
+imports only what they need: the mail parser, and scikit-learn when the model loads. Not
+the pipeline, the database layer or the configuration, which would add about a second to
+every spawned worker's start.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +57,35 @@ def _load(path: str, stamp: float | None) -> Classifier | None:
         _models.clear()  # only the model in service is kept
         _models[key] = model
     return _models[key]
+
+
+def share(path: str, stamp: float | None, model: Classifier) -> None:
+    """The model in service, for workers forked from this process: they start with it."""
+    _models.clear()
+    _models[(path, stamp)] = model
+
+
+def attach_to_parent() -> None:
+    """Set a worker up to live and die with the process it works for.
+
+    Signals are left to that process, which stops its workers in order: Ctrl-C reaches
+    every process of a terminal's group, and a forked worker would otherwise keep the
+    daemon's SIGTERM and SIGHUP handlers, which only set a flag. And a worker whose parent
+    was killed outright (SIGKILL, the OOM killer) exits at once instead of waiting for work
+    forever: its task queue never reports the loss, as the worker holds its other end.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch",
+                         daemon=True).start()
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)
 
 
 def warm(path: str, stamp: float | None) -> bool:

@@ -236,7 +236,9 @@ def test_a_backlog_gets_the_parse_workers_and_a_reload_stops_them(rig: Rig) -> N
     daemon = rig.start(rig.config())
     try:
         wait_for(lambda: len(customers(rig.sink)) == 60, 60, 0.1, "60 acknowledgments")
-        assert '"workers_started"' in daemon.log_file.read_text()  # log() is only the tail
+        started = [line for line in daemon.log_file.read_text().splitlines()  # log(): the tail
+                   if '"workers_started"' in line]
+        assert started and all('"start": "spawn"' in line for line in started)  # threads: no fork
         daemon.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: '"reloaded"' in daemon.log(), 10, 0.05, "the reload")
         assert '"reason": "configuration reloaded"' in daemon.log()  # not left running

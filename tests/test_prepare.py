@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from ingestd.ingest import Delivery
 from ingestd.pipeline import process_pending
 from ingestd.pipeline.prepare import CHUNK, Lookahead
 from storage import Case, CaseMessage, Outbox, Quarantine
-from tests.support import ConfigSpec, Ingestd, complaint, mail, write_config
+from tests.support import REPO, ConfigSpec, Ingestd, complaint, mail, run_cli, write_config
 
 BACKLOG = 160
 
@@ -139,3 +142,64 @@ def test_idle_workers_are_stopped_and_the_next_backlog_starts_them(tmp_path):
 
 def _workers() -> int:
     return len(multiprocessing.active_children())  # (also reaps the ones that exited)
+
+
+def test_run_once_forks_its_workers_and_gives_the_same_cases(tmp_path):
+    """A process that runs no other thread forks its workers, which start with its model."""
+    mails = _backlog()
+    inline, forked = _app(tmp_path / "inline", 0), _app(tmp_path / "forked", 1)
+    try:
+        _run(inline, mails)
+        _commit(forked.services, [Delivery(source="test", raw=raw) for raw in mails])
+        done = run_cli(tmp_path / "forked" / "config.toml", "run", "--once")
+        assert done.returncode == 0, done.stderr
+        cases, errors, outbox = _result(forked)
+        assert (cases, errors, outbox) == _result(inline)
+    finally:
+        inline.close()
+        forked.close()
+    started = [json.loads(line) for line in done.stdout.splitlines() if "workers_started" in line]
+    assert [(event["workers"], event["start"]) for event in started] == [(1, "fork")]
+    assert len(cases) == BACKLOG - 2 and len(errors) == 2
+
+
+def test_workers_of_a_killed_run_exit_with_it(tmp_path):
+    """SIGKILL (or the OOM killer) on ingestd leaves no worker behind holding its memory."""
+    app = _app(tmp_path / "killed-run", 1)
+    try:
+        _commit(app.services, [Delivery(source="test", raw=complaint(n)) for n in range(2000)])
+    finally:
+        app.close()
+    run = subprocess.Popen([sys.executable, "-m", "ingestd", "--config",
+                            str(tmp_path / "killed-run" / "config.toml"), "run", "--once"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        assert run.stdout is not None
+        for line in run.stdout:
+            if b'"workers_started"' in line:
+                break
+        deadline = time.monotonic() + 10
+        while not (workers := _children(run.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the log line comes as the pool starts its processes
+        assert workers, "the run started no worker process"
+    finally:
+        run.kill()
+        run.wait()
+    deadline = time.monotonic() + 10
+    while (left := [pid for pid in workers if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running still: not gone, and not a zombie waiting for its new parent to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"

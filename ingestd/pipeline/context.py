@@ -17,7 +17,7 @@ from ingestd.mailout import Composer
 from ingestd.message import ParsedMessage
 from ingestd.pipeline.prepare import Preparer
 from ingestd.procedure import BusinessCalendar
-from ingestd.worker import Prepared
+from ingestd.worker import Prepared, share
 from storage import Case
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class ModelHolder:
                               "one with: ingestd train --promote")
         self._mtime = self.path.stat().st_mtime
         self._model = Classifier.load(self.path, review_threshold=self.review_threshold)
+        share(str(self.path), self._mtime, self._model)  # a forked worker needs no second load
 
 
 @dataclass

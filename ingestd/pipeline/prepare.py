@@ -25,7 +25,7 @@ from pathlib import Path
 
 import structlog
 
-from ingestd.worker import Prepared, prepare_chunk, warm
+from ingestd.worker import Prepared, attach_to_parent, prepare_chunk, warm
 
 log = structlog.get_logger("ingestd.pipeline")
 
@@ -77,11 +77,10 @@ class Preparer:
 
     def _start(self, model: Path | None) -> ProcessPoolExecutor:
         if self._pool is None:
-            # spawn, not fork: the daemon has threads (IDLE watchers, metrics) and open
-            # database connections that a forked child must not inherit.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-            log.info("workers_started", workers=self.workers)
+            method = start_method()
+            self._pool = ProcessPoolExecutor(self.workers, initializer=attach_to_parent,
+                                             mp_context=multiprocessing.get_context(method))
+            log.info("workers_started", workers=self.workers, start=method)
             if model is not None:
                 self._warming = [self._pool.submit(warm, str(model), _stamp(model))
                                  for _ in range(self.workers)]
@@ -119,6 +118,22 @@ class Preparer:
     def _detach(self) -> ProcessPoolExecutor | None:
         pool, self._pool, self._warming = self._pool, None, []
         return pool
+
+
+def start_method() -> str:
+    """fork when this process runs no other thread, spawn when it does.
+
+    A forked worker starts at once with this process's modules and its loaded model
+    (`ingestd.worker.share`), their memory shared until written: `run --once` and the
+    tools take this way. The daemon runs threads (IDLE watchers, the health endpoint), and
+    a lock one of them held at the moment of a fork would stay held in the child forever,
+    so it spawns: a fresh interpreter that imports the parser and loads the model itself,
+    about two seconds on an idle core. The child never uses the database connections it
+    inherits, and ends with os._exit, which closes none of them.
+    """
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
 
 
 def _stop(pool: ProcessPoolExecutor | None, reason: str) -> None:
