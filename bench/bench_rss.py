@@ -35,6 +35,7 @@ class Samples:
     points: list[tuple[int, float]] = field(default_factory=list)
     peak_mb: float = 0.0
     worker_peak_mb: float = 0.0  # the parse-and-score worker processes, each
+    worker_own_peak_mb: float = 0.0  # of that, the pages not shared with the main process
 
     def at(self, done: int) -> float | None:
         """RSS of the first sample taken with at least `done` messages processed."""
@@ -84,6 +85,7 @@ def measure(config: Path, log: Path) -> Samples:
             for child in _children(process.pid):
                 samples.worker_peak_mb = max(samples.worker_peak_mb,
                                              _status(child).get("VmHWM", 0.0))
+                samples.worker_own_peak_mb = max(samples.worker_own_peak_mb, _own_mb(child))
             time.sleep(0.1)
     if process.returncode != 0:
         print(f"WARNING: ingestd exited with {process.returncode}; see {log}")
@@ -98,6 +100,16 @@ def _status(pid: int) -> dict[str, float]:
         return {}
     fields = (line.split() for line in lines if line.startswith(("VmRSS:", "VmHWM:")))
     return {parts[0].rstrip(":"): int(parts[1]) / 1024 for parts in fields}
+
+
+def _own_mb(pid: int) -> float:
+    """Private memory of a process in MB: what it does not share (a fork shares the model)."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines()
+    except OSError:
+        return 0.0
+    return sum(int(line.split()[1]) for line in lines
+               if line.startswith(("Private_Clean:", "Private_Dirty:"))) / 1024
 
 
 def _children(pid: int) -> list[int]:
@@ -128,7 +140,8 @@ def report(samples: Samples, mails: int) -> None:
     print(f"peak RSS (VmHWM) {samples.peak_mb:.0f} MB, target {TARGET_MB} MB: {verdict}; "
           f"growth {growth}")
     print(f"worker processes (parse and score ahead): peak RSS {samples.worker_peak_mb:.0f} MB "
-          f"each; with the main process {samples.peak_mb + samples.worker_peak_mb:.0f} MB")
+          f"each, {samples.worker_own_peak_mb:.0f} MB of it not shared with the main process; "
+          f"with the main process {samples.peak_mb + samples.worker_own_peak_mb:.0f} MB")
 
 
 def _mb(value: float | None) -> str:
