@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 from storage.ops import next_id
+from storage.pending import write_pending_rows
 from storage.schema import Setting
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -54,6 +55,7 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     if engine.dialect.name == "sqlite":
         event.listen(factory, "before_flush", _number_new_rows)
+    event.listen(factory, "after_flush", write_pending_rows)
     return factory
 
 

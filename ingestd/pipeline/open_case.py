@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
@@ -14,6 +16,7 @@ from ingestd.procedure.followup_mail import confirms_solution
 from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
 from storage.ops import count_with_pending, next_id
+from storage.pending import pending_rows
 
 RECURRING_WINDOW = timedelta(days=30)
 MAX_PARTICIPANTS = 100
@@ -44,7 +47,7 @@ def _closed_too_long(ctx: Context, case: Case) -> bool:
 
 def _append(ctx: Context, case: Case) -> None:
     ctx.outcome = "reply"
-    ctx.session.add(_case_message(ctx, case))
+    ctx.session.add(CaseMessage(**_message_values(ctx, case)))
     answered = confirms_solution(case, ctx.parsed.reply_text)  # "solved, 5": stays resolved
     if case.status in {"resolved", "closed"} and not answered:
         workflow.set_status(ctx.session, case, "investigating", actor=ctx.parsed.sender_address
@@ -65,25 +68,29 @@ def _new_case(ctx: Context) -> Case:
                 # column defaults only apply at the INSERT; the next steps read these first
                 escalation_level=0, escalate=False, serious=False, needs_review=False, flags=[])
     ctx.session.add(case)
-    ctx.session.add(_case_message(ctx, case))
-    _add_participants(ctx, case)
+    rows = pending_rows(ctx.session)  # its other rows are written with it (storage.pending)
+    rows.add(ctx.session, CaseMessage, **_message_values(ctx, case))
+    for address, name, role in _participants(ctx):
+        rows.add(ctx.session, Participant, case_id=case.id, address=address, name=name,
+                 role=role)
     workflow.record(ctx.session, case, "status", actor="ingestd", at=now, new="new",
                     note=f"received from {ctx.raw.source}")
     return case
 
 
-def _case_message(ctx: Context, case: Case) -> CaseMessage:
+def _message_values(ctx: Context, case: Case) -> dict[str, Any]:
     # By case_id, not case=case: linking the two objects (the case's collection, cascades)
     # costs more than the row, and nothing reads the case's collections during a batch.
     parsed = ctx.parsed
-    return CaseMessage(case_id=case.id, raw_message_id=ctx.raw.id, direction="in",
-                       message_id=parsed.message_id, sender=parsed.sender_address,
-                       subject=parsed.subject, text=parsed.reply_text,
-                       sent_at=parsed.date or ctx.raw.received_at,
-                       attachments=[vars(a) for a in parsed.attachments])
+    return {"case_id": case.id, "raw_message_id": ctx.raw.id, "direction": "in",
+            "message_id": parsed.message_id, "sender": parsed.sender_address,
+            "subject": parsed.subject, "text": parsed.reply_text,
+            "sent_at": parsed.date or ctx.raw.received_at,
+            "attachments": [vars(a) for a in parsed.attachments]}
 
 
-def _add_participants(ctx: Context, case: Case) -> None:
+def _participants(ctx: Context) -> Iterator[tuple[str, str | None, str]]:
+    """(address, name, role) of the sender and the other recipients, ours left out."""
     ours = ctx.services.settings.our_addresses()
     parsed = ctx.parsed
     seen: set[str] = set()
@@ -94,8 +101,7 @@ def _add_participants(ctx: Context, case: Case) -> None:
             return
         if address and address not in ours and address not in seen:
             seen.add(address)
-            name = parsed.sender_name if role == "customer" else None
-            ctx.session.add(Participant(case_id=case.id, address=address, name=name, role=role))
+            yield address, parsed.sender_name if role == "customer" else None, role
 
 
 def triage(ctx: Context) -> None:

@@ -27,6 +27,7 @@ from ingestd.pipeline.prepare import MIN_BATCH, Lookahead
 from ingestd.pipeline.steps import STEPS
 from ingestd.worker import Prepared
 from storage import Quarantine, RawMessage, transaction
+from storage.pending import pending_rows
 
 log = structlog.get_logger("ingestd.pipeline")
 
@@ -52,7 +53,7 @@ class Processed(NamedTuple):
 
 
 Done = Callable[[Processed], None]
-FLUSH_AT = 300  # objects waiting (about 40 new cases): bounds the counts' scan of them
+FLUSH_AT = 300  # objects and rows waiting (about 40 new cases): bounds the counts' scan
 
 
 def process_pending(services: Services, *, batch_size: int = 200,
@@ -114,21 +115,23 @@ def process_one(session: Session, services: Services, row: Claimed,
                 stats: ProcessStats, prepared: Prepared | None = None) -> Processed:
     """Run one message through every step, all or nothing; quarantine it on failure.
 
-    A message's new rows (a new case with its messages, events and outbox) stay in the
-    session until `FLUSH_AT` of them wait, and are then written with the batch's earlier
-    ones, one executemany per table: a step that fails leaves only rows nothing wrote, and
-    forgetting them undoes it. Steps that look up earlier rows flush first; counts add the
-    rows not written yet (`storage.ops.count_with_pending`). A message that changes a case
-    already written (a reply) runs its changes in a savepoint instead.
+    A message's new rows (a new case, and its messages, events and outbox rows queued with
+    it, `storage.pending`) stay in the session until `FLUSH_AT` of them wait, and are then
+    written with the batch's earlier ones, one executemany per table: a step that fails
+    leaves only rows nothing wrote, and forgetting them undoes it. Steps that look up
+    earlier rows flush first; counts add the rows not written yet
+    (`storage.ops.count_with_pending`). A message that changes a case already written (a
+    reply) runs its changes in a savepoint instead.
 
     `prepared` is a worker's head start (parsed and scored) when there is one. The caller
     writes the returned state to the raw message, with the rest of the batch.
     """
     started = time.perf_counter()
     ctx = Context(session=session, services=services, raw=row, prepared=prepared)
-    if len(session.new) >= FLUSH_AT:
+    queued = pending_rows(session)
+    if len(session.new) + len(queued) >= FLUSH_AT:
         session.flush()
-    earlier = set(session.new)
+    earlier, mark = set(session.new), queued.mark()
     step_name, savepoint = "start", None
     try:
         with session.no_autoflush:
@@ -147,6 +150,7 @@ def process_one(session: Session, services: Services, row: Claimed,
         for added in set(session.new) - earlier:  # not written yet: forgetting them undoes them
             if added in session:  # (expunging a case takes the rows linked to it along)
                 session.expunge(added)
+        queued.undo(mark)  # and the rows queued to go with a new case
         ctx.case = None
         _quarantine(session, services, row, step_name, exc)
         stats.quarantined += 1
