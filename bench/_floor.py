@@ -57,7 +57,8 @@ class CpuMeter:
     """CPU of this process with its workers, of Dovecot, and of a database server.
 
     Each is a process tree: its own time, its live descendants', and that of the children
-    it has reaped (a worker pool shut down, an IMAP session that logged out).
+    it has reaped (an IMAP session that logged out). Read it while the work's processes
+    still run: one that has exited but is not yet reaped counts nowhere.
     """
 
     def __init__(self, dovecot: int | None, database: int | None = None) -> None:

