@@ -83,27 +83,35 @@ def run(args: argparse.Namespace, work: Path, dovecot: DovecotServer) -> None:
           f"{time.perf_counter() - started:.0f} s; work directory {work}")
     fetch_all(big, args.batch_size, None)  # warm the server's caches for every contender
     raw = rate(args.mails, lambda: fetch_all(big, args.batch_size, None))
-    meter, before = CpuMeter(dovecot.pid), CpuMeter(dovecot.pid).read()
+    meter = CpuMeter(dovecot.pid)
+    before = meter.read()
     ceiling = rate(args.mails, lambda: fetch_all(big, args.batch_size, parse_bytes))
     print(f"raw imapclient fetch    {raw:9.0f} msg/s")
     print(f"fetch+parse ceiling     {ceiling:9.0f} msg/s   "
           f"{meter.since(before).describe(args.mails)}")
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         with database(backend, work, 2 + 2 * args.repeat) as urls:
-            floor = floor_run(work / f"{backend}-floor", urls[0], big, args, dovecot.pid)
-            best = CORES * 1000 / floor.cpu.per_mail_ms(args.mails)
-            print(f"floor {backend:<17} {floor.rate:9.0f} msg/s   "
-                  f"{floor.cpu.describe(args.mails)}\n"
-                  f"  so on {CORES} cores, perfectly parallel, at most {best:.0f} msg/s: "
-                  f"{best / ceiling:4.2f}x of the ceiling")
-            drained = drain_rate(work / f"{backend}-drain", urls[1], big, args, dovecot.pid)
-            print(f"drain {backend:<17} {drained.rate:9.0f} msg/s   "
-                  f"{drained.cpu.describe(args.mails)}\n"
-                  f"  {drained.rate / ceiling:4.2f}x of the ceiling (target {TARGETS[backend]}x), "
-                  f"{drained.rate / best:4.2f}x of the floor's bound, "
-                  f"{drained.rate / raw:4.2f}x of raw fetch")
+            against_floor(backend, work, urls[:2], big, args, dovecot=dovecot.pid, raw=raw,
+                          ceiling=ceiling)
             if args.naive_mails:
                 naive_comparison(work / backend, urls[2:], small, args)
+
+
+def against_floor(backend: str, work: Path, urls: list[str], account: Account,
+                  args: argparse.Namespace, *, dovecot: int | None, raw: float,
+                  ceiling: float) -> None:
+    """The floor and the bound its CPU sets on these cores, then the drain against both."""
+    floor = floor_run(work / f"{backend}-floor", urls[0], account, args, dovecot)
+    best = CORES * 1000 / floor.cpu.per_mail_ms(args.mails)
+    print(f"floor {backend:<17} {floor.rate:9.0f} msg/s   {floor.cpu.describe(args.mails)}\n"
+          f"  so on {CORES} cores, perfectly parallel, at most {best:.0f} msg/s: "
+          f"{best / ceiling:4.2f}x of the ceiling")
+    drained = drain_rate(work / f"{backend}-drain", urls[1], account, args, dovecot)
+    print(f"drain {backend:<17} {drained.rate:9.0f} msg/s   "
+          f"{drained.cpu.describe(args.mails)}\n"
+          f"  {drained.rate / ceiling:4.2f}x of the ceiling (target {TARGETS[backend]}x), "
+          f"{drained.rate / best:4.2f}x of the floor's bound, "
+          f"{drained.rate / raw:4.2f}x of raw fetch")
 
 
 def naive_comparison(work: Path, urls: list[str], account: Account,
