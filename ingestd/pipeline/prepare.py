@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -131,7 +132,7 @@ def start_method() -> str:
     about two seconds on an idle core. The child never uses the database connections it
     inherits, and ends with os._exit, which closes none of them.
     """
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    if threading.active_count() == 1 and sys.platform == "linux":  # (macOS: spawn, as Python's)
         return "fork"
     return "spawn"
 
