@@ -53,6 +53,9 @@ class Daemon:
         """Serve until SIGTERM or SIGINT; the exit code (0 after a clean stop)."""
         self.services = build_services(self.settings, self.engine)
         self.services.model.get()  # before READY: the first mail must not wait for the model
+        # Before any thread starts, so the workers fork (at once, sharing the model) for the
+        # backlog that waited while the daemon was down; none comes, they stop in a minute.
+        self.services.preparer.start(self.services.model.path, wait=False)
         self.metrics = Metrics(self.services.factory, self.services.clock)
         self.health = Health(self.settings.daemon.mailbox_unreachable_after, self.metrics)
         self._signals()

@@ -5,6 +5,7 @@ Also the harness the other daemon tests use (RunningDaemon, daemon_config).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -231,20 +232,31 @@ def test_sighup_reloads_configuration(rig: Rig) -> None:
 
 
 def test_a_backlog_gets_the_parse_workers_and_a_reload_stops_them(rig: Rig) -> None:
-    """The daemon's batches are small (20 mails): a full one is a backlog, not a trickle."""
+    """The daemon's batches are small (20 mails): a full one is a backlog, not a trickle.
+
+    The workers fork as the daemon starts, before its threads, for the backlog that waited;
+    once threads run, a new pool spawns its workers instead.
+    """
     rig.dovecot.append(rig.account, [complaint(n) for n in range(60)])
     daemon = rig.start(rig.config())
     try:
         wait_for(lambda: len(customers(rig.sink)) == 60, 60, 0.1, "60 acknowledgments")
-        started = [line for line in daemon.log_file.read_text().splitlines()  # log(): the tail
-                   if '"workers_started"' in line]
-        assert started and all('"start": "spawn"' in line for line in started)  # threads: no fork
+        assert _pool_starts(daemon) == ["fork"]
         daemon.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: '"reloaded"' in daemon.log(), 10, 0.05, "the reload")
         assert '"reason": "configuration reloaded"' in daemon.log()  # not left running
+        rig.dovecot.append(rig.account, [complaint(n) for n in range(60, 120)])
+        wait_for(lambda: len(customers(rig.sink)) == 120, 60, 0.1, "120 acknowledgments")
+        assert _pool_starts(daemon) == ["fork", "spawn"]
     finally:
         assert daemon.stop() == 0, daemon.log()
-    assert customers(rig.sink) == sorted(f"customer{n}@example.net" for n in range(60))
+    assert customers(rig.sink) == sorted(f"customer{n}@example.net" for n in range(120))
+
+
+def _pool_starts(daemon: RunningDaemon) -> list[str]:
+    """How each worker pool of the daemon started, from its log (log() is only the tail)."""
+    lines = daemon.log_file.read_text().splitlines()
+    return [json.loads(line)["start"] for line in lines if '"workers_started"' in line]
 
 
 def test_unit_file_passes_systemd_analyze(tmp_path: Path) -> None:
