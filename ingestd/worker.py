@@ -1,7 +1,8 @@
 """What a parse worker process runs: parse and score mail, nothing more.
 
 The other side of `ingestd.pipeline.prepare`. A worker is a fork of a process that runs
-no other thread (`run --once`), which starts with that process's model (`share`), or else
+no other thread (`run --once`, the daemon as it starts), which starts with that process's
+model (`share`), or else
 a fresh (spawned) interpreter that imports this module to run these functions, so it
 imports only what they need: the mail parser, and scikit-learn when the model loads. Not
 the pipeline, the database layer or the configuration, which would add about a second to

@@ -125,12 +125,12 @@ def start_method() -> str:
     """fork when this process runs no other thread, spawn when it does.
 
     A forked worker starts at once with this process's modules and its loaded model
-    (`ingestd.worker.share`), their memory shared until written: `run --once` and the
-    tools take this way. The daemon runs threads (IDLE watchers, the health endpoint), and
-    a lock one of them held at the moment of a fork would stay held in the child forever,
-    so it spawns: a fresh interpreter that imports the parser and loads the model itself,
-    about two seconds on an idle core. The child never uses the database connections it
-    inherits, and ends with os._exit, which closes none of them.
+    (`ingestd.worker.share`), their memory shared until written: `run --once` takes this
+    way, and the daemon as it starts, before its threads. Once threads run (IDLE watchers,
+    the health endpoint), a lock one of them held at the moment of a fork would stay held
+    in the child forever, so a later pool spawns: a fresh interpreter that imports the
+    parser and loads the model itself, about two seconds on an idle core. The child never
+    uses the database connections it inherits, and ends with os._exit, which closes none.
     """
     if threading.active_count() == 1 and sys.platform == "linux":  # (macOS: spawn, as Python's)
         return "fork"
