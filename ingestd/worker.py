@@ -2,11 +2,10 @@
 
 The other side of `ingestd.pipeline.prepare`. A worker is a fork of a process that runs
 no other thread (`run --once`, the daemon as it starts), which starts with that process's
-model (`share`), or else
-a fresh (spawned) interpreter that imports this module to run these functions, so it
-imports only what they need: the mail parser, and scikit-learn when the model loads. Not
-the pipeline, the database layer or the configuration, which would add about a second to
-every spawned worker's start.
+model (`share`), or else a fresh (spawned) interpreter that imports this module to run
+these functions, so it imports only what they need: the mail parser, and scikit-learn when
+the model loads. Not the pipeline, the database layer or the configuration, which would
+add about a second to every spawned worker's start.
 """
 
 from __future__ import annotations
