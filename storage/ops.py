@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from storage.schema import Base
 
 T = TypeVar("T")
-M = TypeVar("M", bound=Base)
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -58,18 +57,6 @@ def once_per_transaction(session: Session, key: str, compute: Callable[[], T]) -
     if value is not None:
         session.info[key] = (transaction, value)
     return value
-
-
-def count_with_pending(session: Session, count: Select[Any], params: dict[str, Any],
-                       model: type[M], where: Callable[[M], bool]) -> int:
-    """The `count` query's result plus the unflushed objects of `model` that `where` accepts.
-
-    `where` is the query's condition in Python, so the count covers the whole transaction
-    with nothing flushed for it. The query runs on the session's connection: a count needs
-    none of the ORM's execution, which costs more than the query itself.
-    """
-    written = session.connection().scalar(count, params) or 0
-    return int(written) + sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
 
 
 @functools.cache

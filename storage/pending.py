@@ -10,16 +10,18 @@ rolled-back transaction takes its rows along (each transaction has its own).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import Select, insert
 from sqlalchemy.orm import Session
 
 from storage.ops import next_id, once_per_transaction
 from storage.schema import Base
 
 Mark = dict[type[Base], int]
+M = TypeVar("M", bound=Base)
 
 
 class PendingRows:
@@ -56,10 +58,10 @@ class PendingRows:
         """INSERT every queued row, one executemany per table and set of columns."""
         connection = session.connection()
         for model, rows in self._rows.items():
-            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
             for row in rows:
                 values = vars(row)
-                by_columns.setdefault(tuple(values), []).append(values)
+                by_columns.setdefault(frozenset(values), []).append(values)
             for batch in by_columns.values():
                 connection.execute(insert(model), batch)
             self._written[model] = self._written.get(model, 0) + len(rows)
@@ -69,6 +71,21 @@ class PendingRows:
 def pending_rows(session: Session) -> PendingRows:
     """The rows waiting in the session's current transaction."""
     return once_per_transaction(session, "pending_rows", PendingRows)
+
+
+def count_with_pending(session: Session, count: Select[Any], params: dict[str, Any],
+                       model: type[M], where: Callable[[M | SimpleNamespace], bool]) -> int:
+    """The `count` query's result plus the rows of `model` not written yet that `where` accepts.
+
+    Those are the session's unflushed objects and the rows queued here. `where` is the
+    query's condition in Python, reading columns as attributes of either, so the count
+    covers the whole transaction with nothing flushed for it. The query runs on the
+    session's connection: a count needs none of the ORM's execution, which costs more than
+    the query itself.
+    """
+    written = int(session.connection().scalar(count, params) or 0)
+    unflushed = sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
+    return written + unflushed + sum(1 for row in pending_rows(session).rows(model) if where(row))
 
 
 def write_pending_rows(session: Session, _context: object) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.message import ParsedMessage
 from storage import Outbox
-from storage.ops import count_with_pending
-from storage.pending import pending_rows
+from storage.pending import count_with_pending
 
 ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
 
@@ -62,12 +60,11 @@ _ACKS_SINCE = select(func.count(Outbox.id)).where(
 def over_rate_limit(session: Session, recipient: str, limit: int,
                     now_minus_hour: datetime) -> bool:
     """True when `recipient` already had `limit` acknowledgments in the last hour."""
-    def counts(o: Outbox | SimpleNamespace) -> bool:
-        return o.recipient == recipient and o.kind in ACK_KINDS and o.created_at >= now_minus_hour
-
     sent = count_with_pending(
-        session, _ACKS_SINCE, {"recipient": recipient, "since": now_minus_hour}, Outbox, counts)
-    return sent + sum(1 for row in pending_rows(session).rows(Outbox) if counts(row)) >= limit
+        session, _ACKS_SINCE, {"recipient": recipient, "since": now_minus_hour}, Outbox,
+        lambda o: o.recipient == recipient and o.kind in ACK_KINDS and
+        o.created_at >= now_minus_hour)
+    return sent >= limit
 
 
 HOUR = timedelta(hours=1)

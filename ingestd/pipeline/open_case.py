@@ -15,8 +15,8 @@ from ingestd.procedure import compute_deadlines
 from ingestd.procedure.followup_mail import confirms_solution
 from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
-from storage.ops import count_with_pending, next_id
-from storage.pending import pending_rows
+from storage.ops import next_id
+from storage.pending import count_with_pending, pending_rows
 
 RECURRING_WINDOW = timedelta(days=30)
 MAX_PARTICIPANTS = 100

@@ -120,7 +120,7 @@ def process_one(session: Session, services: Services, row: Claimed,
     written with the batch's earlier ones, one executemany per table: a step that fails
     leaves only rows nothing wrote, and forgetting them undoes it. Steps that look up
     earlier rows flush first; counts add the rows not written yet
-    (`storage.ops.count_with_pending`). A message that changes a case already written (a
+    (`storage.pending.count_with_pending`). A message that changes a case already written (a
     reply) runs its changes in a savepoint instead.
 
     `prepared` is a worker's head start (parsed and scored) when there is one. The caller

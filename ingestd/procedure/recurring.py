@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage import Case
-from storage.ops import count_with_pending, once_per_transaction
+from storage.ops import once_per_transaction
+from storage.pending import count_with_pending
 
 SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
 SENIOR_FLAGS = ("recurring", "category_spike", "senior")
