@@ -34,18 +34,17 @@ class PendingRows:
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._rows.values())
 
-    def add(self, session: Session, model: type[Base], **values: Any) -> SimpleNamespace:
+    def add(self, session: Session, model: type[Base], **values: Any) -> None:
         """Queue a row; its columns read as attributes (for counts that include it)."""
         if session.get_bind().dialect.name == "sqlite":  # ids as the ORM's rows get them
             values["id"] = next_id(session, model)
-        row = SimpleNamespace(**values)
-        self._rows.setdefault(model, []).append(row)
-        return row
+        self._rows.setdefault(model, []).append(SimpleNamespace(**values))
 
     def rows(self, model: type[Base]) -> list[SimpleNamespace]:
         return self._rows.get(model, [])
 
     def mark(self) -> Mark:
+        """Where the queue stands now, for `undo`."""
         return {model: self._written.get(model, 0) + len(rows)
                 for model, rows in self._rows.items()}
 
