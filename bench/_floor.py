@@ -165,7 +165,7 @@ class Floor:
                                   "name": parsed.sender_name, "role": "customer"})
         rows[Event].append({"case_id": case_id, "at": now, "actor": "ingestd", "kind": "status",
                             "new": "new", "note": "received from bench"})
-        view = case_view(SimpleNamespace(**case, assignee=None))  # type: ignore[arg-type]
+        view = case_view(SimpleNamespace(**case, assignee=None))  # the view of a Case, duck-typed
         drafts = [self.composer.compose("acknowledgment", address, reference, view,
                                         in_reply_to=parsed.message_id,
                                         references=parsed.references),
