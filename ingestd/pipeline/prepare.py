@@ -14,6 +14,7 @@ ever; scores made with another model file than the one in service are ignored.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
@@ -83,8 +85,9 @@ class Preparer:
                                              mp_context=multiprocessing.get_context(method))
             log.info("workers_started", workers=self.workers, start=method)
             if model is not None:
-                self._warming = [self._pool.submit(warm, str(model), _stamp(model))
-                                 for _ in range(self.workers)]
+                with _frozen(method == "fork"):  # the first submit forks the workers
+                    self._warming = [self._pool.submit(warm, str(model), _stamp(model))
+                                     for _ in range(self.workers)]
         return self._pool
 
     def submit(self, raws: list[bytes], model: Path | None) -> Future[list[Prepared]]:
@@ -135,6 +138,24 @@ def start_method() -> str:
     if threading.active_count() == 1 and sys.platform == "linux":  # (macOS: spawn, as Python's)
         return "fork"
     return "spawn"
+
+
+@contextmanager
+def _frozen(fork: bool) -> Iterator[None]:
+    """Across a fork: a forked child never collects the objects it inherits.
+
+    A garbage cycle waiting for this process's collector at the fork (one holding a
+    database connection, say) would otherwise be finalized in the child too, where closing
+    the connection tells the server this process's session has ended. This process
+    collects as before afterwards.
+    """
+    if fork:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if fork:
+            gc.unfreeze()
 
 
 def _stop(pool: ProcessPoolExecutor | None, reason: str) -> None:
