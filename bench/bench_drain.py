@@ -161,30 +161,39 @@ def drain_rate(directory: Path, url: str, account: Account, args: argparse.Names
     """Messages per second through the whole pipeline into a fresh database, and its CPU."""
     app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size,
                                workers=args.workers))
-    meter = CpuMeter(dovecot, server_pid(app.engine))
-    try:
-        app.services.model.get()  # `ingestd run` loads the model before draining too
-        before, started = meter.read(), time.perf_counter()
+
+    def work() -> int:
         report = (drain or Ingestd.drain)(app)
-        seconds = time.perf_counter() - started
-        cpu = meter.since(before)  # while the workers and database sessions still run
-    finally:
-        app.close()
-    handled = report.processed.processed + report.processed.quarantined + report.duplicates
-    if report.errors or report.processed.quarantined:
-        print(f"  WARNING: {report.errors} errors, {report.processed.quarantined} quarantined")
-    return Run(handled / seconds, cpu)
+        if report.errors or report.processed.quarantined:
+            print(f"  WARNING: {report.errors} errors, {report.processed.quarantined} quarantined")
+        return report.processed.processed + report.processed.quarantined + report.duplicates
+
+    return measured(app, dovecot, work)
 
 
 def floor_run(directory: Path, url: str, account: Account, args: argparse.Namespace,
               dovecot: int | None) -> Run:
     """The floor (bench/_floor.py) into a fresh database with the product's schema."""
     app = Ingestd(bench_config(directory, url, account, args.model, args.batch_size))
+
+    def work() -> int:
+        floor = Floor(app.engine, app.services.composer, app.services.model.get())
+        return floor.drain(account, args.batch_size)
+
+    return measured(app, dovecot, work)
+
+
+def measured(app: Ingestd, dovecot: int | None, work: Callable[[], int]) -> Run:
+    """Time `work` (it returns the mails it handled) and count the CPU of every process.
+
+    The model loads first, as `ingestd run` loads it before draining; the CPU is read while
+    the workers and database sessions still run. The app is closed at the end.
+    """
     meter = CpuMeter(dovecot, server_pid(app.engine))
     try:
-        floor = Floor(app.engine, app.services.composer, app.services.model.get())
+        app.services.model.get()
         before, started = meter.read(), time.perf_counter()
-        count = floor.drain(account, args.batch_size)
+        count = work()
         seconds = time.perf_counter() - started
         cpu = meter.since(before)
     finally:
