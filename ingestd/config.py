@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ingestd.errors import ConfigError
 from ingestd.procedure import CalendarConfig, SlaPolicy
@@ -123,9 +130,25 @@ class CasesConfig(Section):
     acknowledgments_per_sender_per_hour: Annotated[int, Field(ge=0)] = 3
 
 
+def _default_categories() -> tuple[str, ...]:
+    from triage.labels import CATEGORIES  # noqa: PLC0415  (only the names: no scikit-learn)
+
+    return CATEGORIES
+
+
 class TriageConfig(Section):
     model: Path = Path("models/current.skops")
     review_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    categories: Annotated[tuple[str, ...], Field(min_length=2)] = Field(
+        default_factory=_default_categories)
+
+    @field_validator("categories")
+    @classmethod
+    def _distinct_categories(cls, categories: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(c.strip().lower() for c in categories)
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError("categories must be distinct, non-empty names")
+        return names
 
 
 class DaemonConfig(Section):
@@ -217,12 +240,11 @@ def _describe(exc: ValidationError) -> str:
 
 
 def _check_routing(settings: Settings, file: Path) -> None:
-    from triage.labels import CATEGORIES  # noqa: PLC0415  (only the label names are needed)
-
+    categories = settings.triage.categories
     for key in settings.routing.model_extra or {}:
-        if key not in CATEGORIES:
+        if key not in categories:
             raise ConfigError(f"{file}: unknown category {key!r} in [routing]; use one of "
-                              f"{', '.join(CATEGORIES)} or 'default'")
+                              f"{', '.join(categories)} ([triage] categories) or 'default'")
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

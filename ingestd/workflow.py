@@ -6,6 +6,7 @@ to the outbox in the same transaction, never sent from here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -137,12 +138,14 @@ def latest_inbound(session: Session, case: Case) -> CaseMessage | None:
 
 
 def correct_labels(session: Session, case: Case, *, category: str | None, severity: str | None,
-                   actor: str, at: datetime) -> None:
-    """An agent's correction of the triage: recorded, and used as training data from now on."""
-    from triage.labels import CATEGORIES, SEVERITIES  # noqa: PLC0415
+                   actor: str, at: datetime, categories: Sequence[str]) -> None:
+    """An agent's correction of the triage: recorded, and used as training data from now on.
 
-    if category is not None and category not in CATEGORIES:
-        raise IngestdError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
+    ``categories`` is the configured taxonomy (``[triage] categories``)."""
+    from triage.labels import SEVERITIES  # noqa: PLC0415  (only the names: no scikit-learn)
+
+    if category is not None and category not in categories:
+        raise IngestdError(f"unknown category {category!r}; use one of {', '.join(categories)}")
     if severity is not None and severity not in SEVERITIES:
         raise IngestdError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
     old = f"{case.category}/{case.severity}"

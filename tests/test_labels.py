@@ -40,7 +40,7 @@ def test_label_correction_is_recorded_and_used_by_train(tmp_path):
     models.mkdir()
     shutil.copy(REPO / "models" / "current.skops", models / "current.skops")
     sample = tmp_path / "history.jsonl"
-    lines = (REPO / "triage" / "data" / "heldout.jsonl").read_text().splitlines()[:150]
+    lines = (REPO / "triage" / "data" / "corpus.jsonl").read_text().splitlines()[:150]
     sample.write_text("\n".join(lines) + "\n")
     trained = run_cli(config, "train", "--from", str(sample), "--no-progress", "--json",
                       "--models-dir", str(models), timeout=300)

@@ -34,8 +34,8 @@ from triage import SEVERITIES, Signals, apply_rules
 def test_rule_fires(text: str, rule: str) -> None:
     outcome = apply_rules(text, "low")
     assert rule in outcome.fired
-    assert outcome.escalate
     assert outcome.severity in ("high", "critical")
+    assert outcome.escalate == (outcome.severity == "critical")  # a raise to high alone does not
 
 
 @pytest.mark.parametrize("text", [
@@ -71,7 +71,13 @@ def test_legal_threat_raises_to_critical() -> None:
 def test_outage_raises_to_high_only() -> None:
     outcome = apply_rules("Major outage again.", "low")
     assert outcome.severity == "high"
+    assert not outcome.escalate
     assert apply_rules("Major outage again.", "critical").severity == "critical"
+
+
+def test_outage_for_many_escalates() -> None:
+    outcome = apply_rules("The whole street has had no power since noon.", "low")
+    assert (outcome.fired, outcome.severity, outcome.escalate) == (("outage",), "critical", True)
 
 
 def test_recurring_customer_is_third_complaint() -> None:
@@ -79,12 +85,14 @@ def test_recurring_customer_is_third_complaint() -> None:
     outcome = apply_rules("x", "low", Signals(recent_complaints_30d=2))
     assert outcome.fired == ("recurring_customer",)
     assert outcome.severity == "high"
+    assert outcome.escalate  # SPEC: the third complaint in 30 days escalates at once
 
 
 def test_category_spike() -> None:
     outcome = apply_rules("x", "medium", Signals(category_spike=True))
     assert outcome.fired == ("category_spike",)
-    assert outcome.escalate
+    assert outcome.severity == "high"
+    assert not outcome.escalate  # raises to high only
 
 
 def test_each_rule_named_once() -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from triage import Classifier
-from triage.records import LabelledText, RecordsError, load_records
+from triage.data import CORPUS
+from triage.records import LabelColumns, LabelledText, RecordsError, Taxonomy, load_records
 from triage.run import FileSpec, run_training
 from triage.train import TrainingError, compare, split_records, train_candidate
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "triage" / "data" / "complaints.jsonl"
 MODELS = ROOT / "models"
 
 
@@ -33,21 +33,22 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 def test_load_records_jsonl_and_csv(tmp_path: Path) -> None:
     records = load_records(CORPUS)
-    assert len(records) >= 2400
+    assert len(records) >= 5000
     assert all(r.category and r.severity for r in records[:50])
     csv_path = _write_csv(tmp_path / "x.csv", ["complaint_text", "label"],
                           [["I was charged twice", "Billing"], ["Parcel lost", ""]])
-    loaded = load_records(csv_path, ("complaint_text",), "label", None)
+    loaded = load_records(csv_path, LabelColumns(("complaint_text",), "label", None))
     assert loaded == [LabelledText("", "I was charged twice", "billing", None),
                       LabelledText("", "Parcel lost", None, None)]
 
 
 def test_load_records_errors_name_the_line(tmp_path: Path) -> None:
     bad = _write_csv(tmp_path / "bad.csv", ["text", "label"], [["hi", "nonsense"]])
-    with pytest.raises(RecordsError, match=r"bad.csv:2: unknown label 'nonsense'"):
-        load_records(bad, ("text",), "label", None)
+    with pytest.raises(RecordsError, match=r"bad.csv:2: unknown category 'nonsense' .*"
+                                            r"configured categories are billing, delivery"):
+        load_records(bad, LabelColumns(("text",), "label", None))
     with pytest.raises(RecordsError, match="missing text column"):
-        load_records(bad, ("body",), "label", None)
+        load_records(bad, LabelColumns(("body",), "label", None))
     with pytest.raises(RecordsError, match="unsupported file type"):
         load_records(tmp_path / "x.txt")
 
@@ -68,7 +69,7 @@ def test_category_only_csv_keeps_current_severity(tmp_path: Path,
     before = (models / "current.skops").read_bytes()
     rows = [[f"{r.subject}\n{r.body}", r.category or ""] for r in sample]
     path = _write_csv(tmp_path / "labelled.csv", ["complaint_text", "label"], rows)
-    spec = FileSpec(path, ("complaint_text",), "label", None)
+    spec = FileSpec(path, LabelColumns(("complaint_text",), "label", None))
     report = run_training(from_file=spec, models_dir=models, promote_if_better=True,
                           progress=False)
     assert report.candidate.trained_tasks == ("category",)
@@ -89,7 +90,7 @@ def test_first_model_is_promoted(tmp_path: Path, sample: list[LabelledText]) -> 
     rows = [[r.subject, r.body, r.category or "", r.severity or ""] for r in sample]
     path = _write_csv(tmp_path / "t.csv", ["title", "text", "topic", "urgency"], rows)
     models = tmp_path / "models"
-    spec = FileSpec(path, ("title", "text"), "topic", "urgency")
+    spec = FileSpec(path, LabelColumns(("title", "text"), "topic", "urgency"))
     report = run_training(from_file=spec, models_dir=models, promote_if_better=True,
                           progress=False)
     assert report.promoted and report.decision.reason == "no current model"

@@ -1,8 +1,9 @@
-"""Held-out evaluation: macro-F1, per-class precision/recall, confusion, escalation recall.
+"""Held-out evaluation: macro-F1, per-class precision/recall, confusion, escalation.
 
 Severity is scored as the system serves it (model plus rules, with default signals), because
-that is what decides the clock. Escalation recall is the fraction of messages whose gold severity
-is critical that the system escalates.
+that is what decides the clock. Escalation recall is the fraction of messages that must escalate
+(gold ``escalate``, or gold severity critical where no escalate label is given) that the system
+escalates; precision is the fraction of escalated messages that had to be.
 """
 
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ class Evaluation:
     category: TaskMetrics | None
     severity: TaskMetrics | None
     escalation_recall: float | None
+    escalation_precision: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -70,16 +72,28 @@ def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) 
     )
 
 
+def _escalation(pairs: Sequence[tuple[bool, bool]]) -> tuple[float | None, float | None]:
+    """Recall and precision of (gold, escalated) pairs; None where undefined."""
+    must = [escalated for gold, escalated in pairs if gold]
+    raised = [gold for gold, escalated in pairs if escalated]
+    return (sum(must) / len(must) if must else None,
+            sum(raised) / len(raised) if raised else None)
+
+
 def evaluate(classifier: Classifier, records: Sequence[LabelledText]) -> Evaluation:
     """Classify ``records`` and score every label they carry."""
     results = classifier.classify_many((r.subject, r.body) for r in records)
-    cat = [(r.category, x.category) for r, x in zip(records, results, strict=True) if r.category]
-    sev = [(r.severity, x) for r, x in zip(records, results, strict=True) if r.severity]
-    critical = [x.escalate for s, x in sev if s == SEVERITIES[-1]]
+    pairs = list(zip(records, results, strict=True))
+    cat = [(r.category, x.category) for r, x in pairs if r.category]
+    sev = [(r.severity, x.severity) for r, x in pairs if r.severity]
+    esc = [(bool(r.must_escalate), x.escalate) for r, x in pairs if r.must_escalate is not None]
+    categories = [*CATEGORIES, *sorted({label for pair in cat for label in pair} - set(CATEGORIES))]
+    recall, precision = _escalation(esc)
     return Evaluation(
         classifier.version,
         len(records),
-        score([g for g, _ in cat], [p for _, p in cat], CATEGORIES) if cat else None,
-        score([g for g, _ in sev], [x.severity for _, x in sev], SEVERITIES) if sev else None,
-        sum(critical) / len(critical) if critical else None,
+        score([g for g, _ in cat], [p for _, p in cat], categories) if cat else None,
+        score([g for g, _ in sev], [p for _, p in sev], SEVERITIES) if sev else None,
+        recall,
+        precision,
     )

@@ -1,4 +1,16 @@
-"""The classifier: two calibrated text models (category, severity) plus the rules on top."""
+"""The classifier: three text models (category, severity, "escalate now") plus the rules on top.
+
+Severity is ordered: the model's answer is the median of its probabilities along
+low < medium < high < critical, not the single most likely level, so a message torn between
+medium and critical lands on high rather than on a coin toss between the ends.
+
+Escalation is its own decision: a binary model whose threshold was chosen by cross-validation
+at training time for a recall of at least ``ESCALATION_RECALL`` (``metadata
+["escalation_threshold"]``). A message escalates when that model says so, when the final
+severity is critical, or when a rule for immediate danger fires (``triage.rules``). A model
+flag alone raises the severity to at least ``ESCALATED_FLOOR``: a case that goes to a manager
+is never filed as routine.
+"""
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -11,11 +23,13 @@ from sklearn.pipeline import Pipeline
 from triage import persist
 from triage._fast import FastFeatures, scorer_for
 from triage.features import compose_text
-from triage.labels import SEVERITIES
+from triage.labels import SEVERITIES, max_severity
 from triage.result import DEFAULT_REVIEW_THRESHOLD, Signals, TriageResult
 from triage.rules import Hit, raise_severity, text_hits
 
 EMPTY_SEVERITY = "medium"
+ESCALATED_FLOOR = "high"
+DEFAULT_ESCALATION_THRESHOLD = 0.5
 BATCH_FROM = 64  # messages; measured: 0.6 ms each one by one, 10 ms + 0.47 ms each in a batch
 
 
@@ -29,12 +43,14 @@ class Scores(NamedTuple):
 
     category: NDArray[np.float64]
     severity: NDArray[np.float64]
+    escalation: float | None  # the escalation model's probability, when there is one
     rules: tuple[Hit, ...]
     empty: bool
 
 
 class Classifier:
-    """Category and severity pipelines with the model version and metadata they were saved with.
+    """Category, severity and (optional) escalation pipelines with the model version and the
+    metadata they were saved with.
 
     ``review_threshold``: results whose confidence (top category probability) is below it are
     marked ``needs_review``, as are messages without any text (which get severity
@@ -48,13 +64,20 @@ class Classifier:
         version: str,
         metadata: Mapping[str, Any] | None = None,
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+        *,
+        escalation_model: Pipeline | None = None,
     ) -> None:
         self.category_model = category_model
         self.severity_model = severity_model
+        self.escalation_model = escalation_model
         self.version = version
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.review_threshold = review_threshold
-        self._fast = _FastPath(category_model, severity_model)
+        self.escalation_threshold = float(
+            self.metadata.get("escalation_threshold", DEFAULT_ESCALATION_THRESHOLD))
+        self._pipelines = [category_model, severity_model,
+                           *([escalation_model] if escalation_model is not None else [])]
+        self._fast = _FastPath(*self._pipelines)
 
     @classmethod
     def load(
@@ -64,12 +87,14 @@ class Classifier:
         loaded = persist.load_model(Path(path))
         return cls(
             loaded.category, loaded.severity, loaded.version, loaded.metadata, review_threshold,
+            escalation_model=loaded.escalation,
         )
 
     def save(self, path: Path | str) -> None:
         """Write the model as one skops file (atomically replacing ``path``)."""
         bundle = persist.pack(
-            self.category_model, self.severity_model, self.version, self.metadata,
+            {"category": self.category_model, "severity": self.severity_model,
+             "escalation": self.escalation_model}, self.version, self.metadata,
         )
         persist.save_model(bundle, Path(path))
 
@@ -99,8 +124,7 @@ class Classifier:
     def score(self, subject: str, body: str) -> Scores:
         """The models' probabilities and the text rules, before any signal."""
         text = compose_text(subject, body)
-        cat, sev = self._fast.predict_proba(text)
-        return _scores(text, cat, sev)
+        return _scores(text, self._fast.predict_proba(text))
 
     def score_many(self, messages: Iterable[tuple[str, str]]) -> list[Scores]:
         """``score`` for many messages at once (one matrix transform: faster per message).
@@ -113,9 +137,9 @@ class Classifier:
         if not texts:
             return []
         if len(texts) < BATCH_FROM:
-            return [_scores(text, *self._fast.predict_proba(text)) for text in texts]
-        cats, sevs = _batch_proba((self.category_model, self.severity_model), texts)
-        return [_scores(text, c, v) for text, c, v in zip(texts, cats, sevs, strict=True)]
+            return [_scores(text, self._fast.predict_proba(text)) for text in texts]
+        rows = zip(*_batch_proba(self._pipelines, texts), strict=True)
+        return [_scores(text, list(row)) for text, row in zip(texts, rows, strict=True)]
 
     def decide(self, scores: Scores, signals: Signals | None = None) -> TriageResult:
         """The result for a scored message: the text rules that fired, and the signals.
@@ -124,33 +148,62 @@ class Classifier:
         without scoring again.
         """
         cat, sev = scores.category, scores.severity
-        category, confidence = self._top(self.categories, cat)
-        model_severity, sev_p = self._top(self.severities, sev)
+        category, confidence = _top(self.categories, cat)
+        model_severity, sev_p = ordered_severity(self.severities, sev)
         if scores.empty:  # nothing to judge: the priors alone must not escalate
             model_severity, sev_p = EMPTY_SEVERITY, 0.0
         outcome = raise_severity(scores.rules, model_severity, signals)
+        flagged = self._flagged(scores)
+        severity = max_severity(outcome.severity, ESCALATED_FLOOR) if flagged else outcome.severity
         reasons = [
             f"model: category={category} p={confidence:.2f}",
             f"model: severity={model_severity} p={sev_p:.2f}",
+            *self._escalation_reason(scores),
+            *(f"rule: {name}" for name in outcome.fired),
         ]
-        reasons += [f"rule: {name}" for name in outcome.fired]
         needs_review = confidence < self.review_threshold or scores.empty
         if needs_review:
             reasons.append(f"review: confidence below {self.review_threshold:.2f}")
-        escalate = outcome.severity == SEVERITIES[-1] or outcome.escalate
+        escalate = severity == SEVERITIES[-1] or outcome.escalate or flagged
         probabilities = {
             "category": dict(zip(self.categories, map(float, cat), strict=True)),
             "severity": dict(zip(self.severities, map(float, sev), strict=True)),
         }
+        if scores.escalation is not None:
+            probabilities["escalate"] = {"yes": scores.escalation}
         return TriageResult(
-            category, outcome.severity, escalate, confidence, needs_review, tuple(reasons),
+            category, severity, escalate, confidence, needs_review, tuple(reasons),
             self.version, probabilities,
         )
 
-    @staticmethod
-    def _top(labels: tuple[str, ...], proba: NDArray[np.float64]) -> tuple[str, float]:
-        i = int(np.argmax(proba))
-        return labels[i], float(proba[i])
+    def _flagged(self, scores: Scores) -> bool:
+        p = scores.escalation
+        return p is not None and not scores.empty and p >= self.escalation_threshold
+
+    def _escalation_reason(self, scores: Scores) -> list[str]:
+        if scores.escalation is None or scores.empty:
+            return []
+        relation = ">=" if self._flagged(scores) else "<"
+        return [f"model: escalate p={scores.escalation:.2f} {relation} "
+                f"{self.escalation_threshold:.2f}"]
+
+
+def _top(labels: tuple[str, ...], proba: NDArray[np.float64]) -> tuple[str, float]:
+    i = int(np.argmax(proba))
+    return labels[i], float(proba[i])
+
+
+def ordered_severity(labels: Sequence[str], proba: NDArray[np.float64]) -> tuple[str, float]:
+    """The median severity of a probability row (``labels`` in the model's order) and its
+    probability: the lowest level at which the probability from ``low`` upwards reaches 0.5."""
+    by_label = dict(zip(labels, map(float, proba), strict=True))
+    ordered = [level for level in SEVERITIES if level in by_label]
+    cumulative = 0.0
+    for level in ordered:
+        cumulative += by_label[level]
+        if cumulative >= 0.5:
+            return level, by_label[level]
+    return ordered[-1], by_label[ordered[-1]]
 
 
 class _FastPath:
@@ -178,9 +231,11 @@ class _FastPath:
         return rows
 
 
-def _scores(text: str, category: Any, severity: Any) -> Scores:
-    return Scores(np.asarray(category, dtype=np.float64), np.asarray(severity, dtype=np.float64),
-                  text_hits(text), not text.strip())
+def _scores(text: str, rows: Sequence[Any]) -> Scores:
+    """Scores from one probability row per pipeline: category, severity[, escalation]."""
+    escalation = float(rows[2][1]) if len(rows) > 2 else None
+    return Scores(np.asarray(rows[0], dtype=np.float64), np.asarray(rows[1], dtype=np.float64),
+                  escalation, text_hits(text), not text.strip())
 
 
 def _batch_proba(pipelines: Sequence[Pipeline], texts: list[str]) -> list[Any]:

@@ -1,9 +1,10 @@
 """Safe model files: skops, with an explicit allow-list of the types a model may contain.
 
 On disk a model is a dict ``{"format", "version", "metadata", "features", "vocabularies",
-"category", "severity"}``: the feature unions once each (category and severity usually share
+"category", "severity", "escalation"}``: the feature unions once each (the tasks usually share
 one), their vocabularies as compact string arrays (a dict of 40,000 terms takes skops tens of
-seconds to load), and per task the index of its union plus the fitted classifier.
+seconds to load), and per task the index of its union plus the fitted classifier
+(``escalation`` may be ``None``: a model without one escalates on severity and rules alone).
 
 Loading first asks skops which types in the file are not trusted by default and refuses the file
 if any of them is outside ``TRUSTED_TYPES``; nothing in it is executed before that check.
@@ -21,16 +22,13 @@ import numpy as np
 import skops.io as sio
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-FORMAT = 1
-TASKS = ("category", "severity")
+FORMAT = 2
+TASKS = ("category", "severity", "escalation")
 REQUIRED_KEYS = ("format", "version", "features", "vocabularies", *TASKS)
 
-# Types skops does not trust by default that a triage model may contain: the private helpers
-# that CalibratedClassifierCV stores per fold. Extend deliberately, one named type at a time.
-TRUSTED_TYPES: frozenset[str] = frozenset({
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-})
+# Types skops does not trust by default that a triage model may contain. A model is TF-IDF and
+# logistic regressions, all trusted by default; extend deliberately, one named type at a time.
+TRUSTED_TYPES: frozenset[str] = frozenset()
 
 
 class UntrustedModelError(ValueError):
@@ -47,6 +45,7 @@ class LoadedModel:
 
     category: Pipeline
     severity: Pipeline
+    escalation: Pipeline | None
     version: str
     metadata: dict[str, Any]
 
@@ -87,12 +86,16 @@ def _restore_vocabularies(union: FeatureUnion, arrays: list[Any]) -> FeatureUnio
 
 
 def pack(
-    category: Pipeline, severity: Pipeline, version: str, metadata: dict[str, Any],
+    pipelines: dict[str, Pipeline | None], version: str, metadata: dict[str, Any],
 ) -> dict[str, Any]:
-    """The on-disk dict for two pipelines, storing a shared feature union once."""
+    """The on-disk dict for the task pipelines, storing a shared feature union once."""
     unions: list[FeatureUnion] = []
     bundle: dict[str, Any] = {"format": FORMAT, "version": version, "metadata": metadata}
-    for task, pipeline in zip(TASKS, (category, severity), strict=True):
+    for task in TASKS:
+        pipeline = pipelines.get(task)
+        if pipeline is None:
+            bundle[task] = None
+            continue
         union = pipeline.steps[0][1]
         if not any(u is union for u in unions):
             unions.append(union)
@@ -110,15 +113,16 @@ def unpack(bundle: dict[str, Any]) -> LoadedModel:
         _restore_vocabularies(u, arrays)
         for u, arrays in zip(bundle["features"], bundle["vocabularies"], strict=True)
     ]
-    pipes = [
-        Pipeline([
+    pipes = {
+        task: Pipeline([
             ("features", unions[bundle[task]["features"]]),
             ("classifier", bundle[task]["classifier"]),
         ])
-        for task in TASKS
-    ]
+        for task in TASKS if bundle[task] is not None
+    }
     metadata = dict(bundle.get("metadata") or {})
-    return LoadedModel(pipes[0], pipes[1], str(bundle["version"]), metadata)
+    return LoadedModel(pipes["category"], pipes["severity"], pipes.get("escalation"),
+                       str(bundle["version"]), metadata)
 
 
 def load_model(path: Path) -> LoadedModel:
@@ -126,10 +130,13 @@ def load_model(path: Path) -> LoadedModel:
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist; run 'ingestd train' first")
     bundle = sio.load(path, trusted=check_trusted(path))
-    if not isinstance(bundle, dict) or any(k not in bundle for k in REQUIRED_KEYS):
+    if not isinstance(bundle, dict) or "format" not in bundle:
         raise ModelFormatError(f"{path} is not an ingestd triage model")
     if bundle["format"] != FORMAT:
-        raise ModelFormatError(f"{path} has model format {bundle['format']}, expected {FORMAT}")
+        raise ModelFormatError(f"{path} has model format {bundle['format']}, expected {FORMAT}; "
+                               "retrain it with 'ingestd train'")
+    if any(k not in bundle for k in REQUIRED_KEYS):
+        raise ModelFormatError(f"{path} is not an ingestd triage model")
     return unpack(bundle)
 
 

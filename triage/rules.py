@@ -1,42 +1,54 @@
 """Documented rules on top of the model: they can raise severity, never lower it.
 
-Each rule that fires forces escalation and is listed in the reasons as ``rule: <name>``.
+Each rule that fires is listed in the reasons as ``rule: <name>``. A rule that raises to
+critical is one of SPEC's reasons for immediate escalation (legal or regulator threat, someone
+hurt or a hazard that happened, data breach, outage for many customers), and so is the third
+complaint from one customer in 30 days; a rule that only raises to high does not escalate.
 
 =====================  =========  =========================================================
 rule                   raises to  fires on
 =====================  =========  =========================================================
-legal_threat           critical   lawyer/solicitor/attorney, sue, court, legal action,
-                                  letter before action, ombudsman, regulator, Trading
-                                  Standards, FCA/ICO/Ofcom/Ofgem/CMA, data protection
+legal_threat           critical   a lawyer or solicitor instructed or about to be, sue, court,
+                                  legal action, letter before action, ombudsman, regulator,
+                                  Trading Standards, FCA/ICO/Ofcom/Ofgem/CMA, data protection
                                   authority; DE Anwalt, Klage, Gericht, rechtliche Schritte,
                                   Verbraucherzentrale; FR avocat, tribunal, porter plainte,
                                   CNIL, DGCCRF; ES abogado, demanda, denuncia, tribunal, AEPD
-injury_safety          critical   injured, hurt, burn, caught fire, flames, smoke, electric
-                                  shock, choking, hospital, ambulance, exploded, allergic
-                                  reaction, stitches; DE/FR/ES equivalents
+injury_safety          critical   someone injured, hurt, burned, shocked, choking, taken to
+                                  hospital, an ambulance; caught fire, flames, smoke pouring
+                                  out, exploded, allergic reaction; DE/FR/ES equivalents
 injury_safety          high       hazard words without harm: unsafe, dangerous, hazard,
                                   sparks, overheating, gas smell
 data_breach            critical   data breach, hacked/compromised account, leaked data,
                                   someone else's / another customer's data, identity theft;
                                   DE Datenleck, gehackt; FR piraté, fuite de données; ES
                                   hackeado, filtración
-outage                 high       outage, down for everyone, cannot access ... at all,
-                                  completely down, all customers/users affected; DE Ausfall,
-                                  FR panne, ES caída del servicio
-recurring_customer     high       ``Signals.recent_complaints_30d >= 2`` (third in 30 days)
+outage                 critical   down for everyone, all customers/users affected, none of
+                                  our customers can ...
+outage                 high       outage, completely down, cannot access ... at all; DE
+                                  Ausfall, FR panne, ES caída del servicio
+recurring_customer     high +     ``Signals.recent_complaints_30d >= 2`` (third in 30 days);
+                       escalates  escalates although it raises only to high (SPEC)
 category_spike         high       ``Signals.category_spike``
 =====================  =========  =========================================================
 
-A keyword preceded within three words (same sentence) by a negation such as "no one was hurt",
-"nicht verletzt", "personne n'a été blessé" or "nadie resultó herido" does not fire. The rules
-read the whole text, quoted and forwarded parts included: a threat stays a threat when repeated.
+A keyword does not fire where the words around it take the alarm back:
+
+- **negated**: a negation among the three words before it in the same sentence ("no one was
+  hurt", "nicht verletzt", "personne n'a été blessé", "nadie resultó herido");
+- **hypothetical**: earlier in the same sentence an ``if``, ``could``, ``might``, ``would``,
+  ``in case``, ``hope``… with no commitment (``will``, ``going to``, ``have``) between it and
+  the keyword: "someone could get hurt" and "I hope I won't need a lawyer" do not fire, "if it
+  is not fixed by Friday I will go to the ombudsman" does;
+- **quoted**: inside quotation marks on one line ('the headline said "data breach"') or on a
+  line quoted from an earlier mail (``> ``).
 """
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from triage.labels import max_severity
+from triage.labels import SEVERITIES, max_severity
 from triage.result import Signals
 
 Hit = tuple[str, str]  # a rule that fired: its name and the severity it raises to
@@ -53,17 +65,17 @@ class Rule:
     pattern: re.Pattern[str]
 
 
+ESCALATES_ANYWAY = frozenset({"recurring_customer"})  # raises to high, escalates (SPEC)
+
+
 @dataclass(frozen=True)
 class RuleOutcome:
-    """Severity after the rules and the names of the rules that fired (in order)."""
+    """Severity after the rules, the names of the rules that fired (in order), and whether
+    one of them calls for immediate escalation."""
 
     severity: str
     fired: tuple[str, ...]
-
-    @property
-    def escalate(self) -> bool:
-        """Any fired rule forces escalation."""
-        return bool(self.fired)
+    escalate: bool = False
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -114,14 +126,18 @@ _BREACH = _rx(
     r"pirat[ée]", r"fuite de donn[ée]es", r"donn[ée]es d'un autre", r"hackead[oa]",
     r"filtraci[óo]n", r"datos de otro",
 )
-_OUTAGE = _rx(
-    r"outages?\b", r"down for (?:everyone|everybody|all)", r"(?:cannot|can't|can not|unable to) "
-    r"access (?:the |your )?(?:service|site|website|platform|system|app)\w* at all",
-    r"(?:completely|totally|entirely) down", r"nothing works for any",
-    r"none of (?:our|your|the) (?:customers|users|clients|stores|shops) can",
+_OUTAGE_FOR_MANY = _rx(
+    r"down for (?:everyone|everybody|all)", r"nothing works for any",
+    r"none of (?:our|your|the) (?:customers|users|clients|stores|shops|staff|employees) can",
     r"for all (?:of )?(?:our |your |the )?(?:customers|users|clients)",
-    r"ausfall", r"ausgefallen", r"panne (?:totale|g[ée]n[ée]rale)",
-    r"ca[íi]da (?:total|del servicio)",
+    r"(?:whole|entire) (?:street|town|village|area|region|building|estate|city)",
+    r"panne (?:totale|g[ée]n[ée]rale)", r"ca[íi]da total",
+)
+_OUTAGE = _rx(
+    r"outages?\b", r"(?:cannot|can't|can not|unable to) "
+    r"access (?:the |your )?(?:service|site|website|platform|system|app)\w* at all",
+    r"(?:completely|totally|entirely) down", r"ausfall", r"ausgefallen", r"panne\b",
+    r"ca[íi]da del servicio",
 )
 
 TEXT_RULES: tuple[Rule, ...] = (
@@ -129,6 +145,7 @@ TEXT_RULES: tuple[Rule, ...] = (
     Rule("injury_safety", "critical", _HARM),
     Rule("injury_safety", "high", _HAZARD),
     Rule("data_breach", "critical", _BREACH),
+    Rule("outage", "critical", _OUTAGE_FOR_MANY),
     Rule("outage", "high", _OUTAGE),
 )
 
@@ -152,8 +169,38 @@ def _negated(text: str, start: int) -> bool:
     return False
 
 
+_HYPOTHETICAL = re.compile(
+    r"\b(?:if|could|might|would|may|maybe|perhaps|hope|hopefully|imagine|suppose|case|whether"
+    r"|wenn|falls|k[öo]nnte|w[üu]rde|vielleicht|si|pourrait|peut-[êe]tre|podr[íi]a|quiz[áa]s"
+    r"|potrebbe|zou|misschien|poderia)\b")
+_COMMITMENT = re.compile(
+    r"\b(?:will|shall|going to|gonna|have|has|had|am|werde|werden|habe|vais|ai|voy|he)\b|'ll\b")
+_QUOTED = re.compile(r'"[^"\n]{1,200}"|“[^”\n]{1,200}”|«[^»\n]{1,200}»|^\s*>.*$', re.M)
+
+
+def _clause_before(text: str, start: int) -> str:
+    return _SENTENCE_END.split(text[max(0, start - 120) : start])[-1].lower()
+
+
+def _hypothetical(text: str, end: int) -> bool:
+    """True when the sentence up to the keyword's ``end`` supposes rather than states (see
+    the module docstring)."""
+    clause = _clause_before(text, end)
+    markers = list(_HYPOTHETICAL.finditer(clause))
+    return bool(markers) and not _COMMITMENT.search(clause, markers[-1].end())
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _QUOTED.finditer(text)]
+
+
 def _fires(rule: Rule, text: str) -> bool:
-    return any(not _negated(text, m.start()) for m in rule.pattern.finditer(text))
+    spans = _quoted_spans(text)
+    return any(
+        not (_negated(text, m.start()) or _hypothetical(text, m.end())
+             or any(a <= m.start() < b for a, b in spans))
+        for m in rule.pattern.finditer(text)
+    )
 
 
 def _signal_rules(signals: Signals) -> list[Hit]:
@@ -182,8 +229,19 @@ def raise_severity(hits: Iterable[Hit], severity: str,
                    signals: Signals | None = None) -> RuleOutcome:
     """Raise ``severity`` for the text rules that fired (``text_hits``) and the ``signals``."""
     names: list[str] = []
+    escalate = False
     for name, floor in [*hits, *_signal_rules(signals or Signals())]:
         severity = max_severity(severity, floor)
+        escalate = escalate or floor == SEVERITIES[-1] or name in ESCALATES_ANYWAY
         if name not in names:
             names.append(name)
-    return RuleOutcome(severity, tuple(names))
+    return RuleOutcome(severity, tuple(names), escalate)
+
+
+def describe_rules() -> list[str]:
+    """One line per rule for the model card: its name, what it raises to, whether it escalates."""
+    text = [(r.name, r.floor) for r in TEXT_RULES]
+    signals = [("recurring_customer", "high"), ("category_spike", "high")]
+    return [f"{name} (raises to {floor}"
+            + (", escalates)" if floor == SEVERITIES[-1] or name in ESCALATES_ANYWAY else ")")
+            for name, floor in dict.fromkeys([*text, *signals])]

@@ -2,18 +2,17 @@
 
 ``run_training`` is the one entry point: shipped corpus or a CSV/JSONL file, plus any extra
 labelled records the caller has (e.g. corrected cases from the database). ``build_default``
-rebuilds the committed default model and records the classifier comparison in its card.
+rebuilds the committed default model and reports the blind set beside the random split.
 """
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from triage.data.generate import DATA_DIR
-from triage.features import DEFAULT_KIND, KINDS
+from triage.data import BLIND, CORPUS
+from triage.evaluate import evaluate
 from triage.model import Classifier
-from triage.records import LabelledText, load_records
+from triage.records import LabelColumns, LabelledText, Taxonomy, load_records
 from triage.train import (
     CURRENT_FILES,
     DEFAULT_SEED,
@@ -28,8 +27,6 @@ from triage.train import (
 )
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-CORPUS = DATA_DIR / "complaints.jsonl"
-HELDOUT = DATA_DIR / "heldout.jsonl"
 
 
 @dataclass(frozen=True)
@@ -45,23 +42,28 @@ class TrainingReport:
 
 @dataclass(frozen=True)
 class FileSpec:
-    """A labelled file and which of its columns hold text and labels."""
+    """A labelled file, which of its columns hold text and labels, and its taxonomy."""
 
     path: Path
-    text_columns: tuple[str, ...] = ("subject", "body")
-    category_column: str | None = "category"
-    severity_column: str | None = "severity"
+    columns: LabelColumns = field(default_factory=LabelColumns)
+    taxonomy: Taxonomy = field(default_factory=Taxonomy)
 
     def load(self) -> list[LabelledText]:
         """The file's records."""
-        return load_records(self.path, self.text_columns, self.category_column,
-                            self.severity_column)
+        return load_records(self.path, self.columns, self.taxonomy)
 
 
 def current_model(models_dir: Path) -> Classifier | None:
     """The promoted model, if there is one."""
     path = models_dir / CURRENT_FILES[MODEL_FILE]
     return Classifier.load(path) if path.is_file() else None
+
+
+def corpus_split(
+    fraction: float = 0.2, seed: int = DEFAULT_SEED,
+) -> tuple[list[LabelledText], list[LabelledText]]:
+    """The shipped corpus as the default model is trained and scored: a stratified split."""
+    return split_records(load_records(CORPUS), fraction, seed)
 
 
 def _datasets(
@@ -72,9 +74,9 @@ def _datasets(
         train, held = split_records([*source.load(), *extra], fraction, seed)
         return train, held, f"{source.path.name} + {len(extra)} extra records"
     extra_train, extra_held = split_records(extra, fraction, seed)
-    train = [*load_records(CORPUS), *extra_train]
-    held = [*load_records(HELDOUT), *extra_held]
-    return train, held, f"shipped corpus {CORPUS.name} + {len(extra)} extra records"
+    train, held = corpus_split(fraction, seed)
+    return ([*train, *extra_train], [*held, *extra_held],
+            f"shipped corpus {CORPUS.name} + {len(extra)} extra records")
 
 
 def run_training(
@@ -86,13 +88,11 @@ def run_training(
     progress: bool = True,
     heldout_fraction: float = 0.2,
     seed: int = DEFAULT_SEED,
-    kind: str = DEFAULT_KIND,
 ) -> TrainingReport:
     """Train a candidate, write it with its card, and promote it if asked and better."""
     train, held, source = _datasets(extra_records, from_file, heldout_fraction, seed)
     current = current_model(models_dir)
-    candidate = train_candidate(train, progress=progress, heldout=held, current=current,
-                                kind=kind)
+    candidate = train_candidate(train, progress=progress, heldout=held, current=current)
     decision = compare(candidate)
     directory = write_candidate(candidate, models_dir, source)
     promoted = promote_if_better and decision.better
@@ -103,33 +103,15 @@ def run_training(
 
 
 def build_default(models_dir: Path = MODELS_DIR, progress: bool = True) -> TrainingReport:
-    """Rebuild the committed default model: every kind on the shipped split, best one wins."""
-    train, held = load_records(CORPUS), load_records(HELDOUT)
-    results: dict[str, tuple[Candidate, float]] = {}
-    for kind in KINDS:
-        started = time.perf_counter()
-        candidate = train_candidate(train, progress=progress, heldout=held, kind=kind)
-        results[kind] = (candidate, time.perf_counter() - started)
-    best = max(KINDS, key=lambda k: _score(results[k][0]))
-    comparison = {kind: _summary(c, seconds) for kind, (c, seconds) in results.items()}
-    directory = write_candidate(results[best][0], models_dir, f"shipped corpus {CORPUS.name}",
-                                kind_comparison=comparison)
+    """Rebuild the committed default model on the corpus split; the card adds the blind set."""
+    train, held = corpus_split()
+    candidate = train_candidate(train, progress=progress, heldout=held)
+    blind = evaluate(candidate.classifier, load_records(BLIND))
+    directory = write_candidate(candidate, models_dir, f"shipped corpus {CORPUS.name}",
+                                blind=blind.as_dict())
     promote(directory, models_dir)
-    return TrainingReport(results[best][0], Decision(True, f"best kind: {best}"), True,
-                          directory, models_dir / CURRENT_FILES[MODEL_FILE])
-
-
-def _score(candidate: Candidate) -> tuple[float, float]:
-    ev = candidate.evaluation
-    return (ev.category.macro_f1 if ev.category else 0.0,
-            ev.severity.macro_f1 if ev.severity else 0.0)
-
-
-def _summary(candidate: Candidate, seconds: float) -> dict[str, float]:
-    cat, sev = _score(candidate)
-    recall = candidate.evaluation.escalation_recall
-    return {"category_macro_f1": cat, "severity_macro_f1": sev,
-            "escalation_recall": recall if recall is not None else 0.0, "fit_seconds": seconds}
+    return TrainingReport(candidate, Decision(True, "default model"), True, directory,
+                          models_dir / CURRENT_FILES[MODEL_FILE])
 
 
 if __name__ == "__main__":

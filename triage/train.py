@@ -10,27 +10,43 @@ finds its card.
 """
 
 import hashlib
+import math
 import os
 import random
 import shutil
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from triage import card
 from triage.evaluate import Evaluation, evaluate
-from triage.features import DEFAULT_KIND, compose_text, fit_pipelines
+from triage.features import (
+    FEATURE_SETS,
+    Choice,
+    choose,
+    compose_text,
+    fit_pipeline,
+    fit_unions,
+    out_of_fold_proba,
+)
 from triage.model import Classifier
-from triage.records import LabelledText
+from triage.records import CORRECTION, LabelledText
 
 DEFAULT_SEED = 42
+ESCALATION_RECALL = 0.95  # the escalation model's threshold keeps at least this recall in CV
+MIN_EXAMPLES = 3  # fewer examples of a class than this cannot be cross-validated or held out
 MODEL_FILE, CARD_JSON, CARD_MD = "model.skops", "card.json", "card.md"
 CURRENT_FILES = {MODEL_FILE: "current.skops", CARD_JSON: "current.card.json",
                  CARD_MD: "current.card.md"}
+
+Step = Callable[[str], None]
 
 
 class TrainingError(ValueError):
@@ -47,6 +63,8 @@ class Candidate:
     train_size: int
     heldout_size: int
     trained_tasks: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    corrections: int = 0  # training records that came from agents' corrections
 
 
 @dataclass(frozen=True)
@@ -57,59 +75,144 @@ class Decision:
     reason: str
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What ``fit_classifier`` made: the classifier, the tasks it trained and how it chose."""
+
+    classifier: Classifier
+    tasks: tuple[str, ...]
+    choices: dict[str, Choice] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
 def split_records(
     records: Sequence[LabelledText], heldout_fraction: float, seed: int,
 ) -> tuple[list[LabelledText], list[LabelledText]]:
-    """Shuffle deterministically and cut off ``heldout_fraction`` per category (stratified)."""
+    """Shuffle deterministically and cut off ``heldout_fraction`` per category (stratified).
+
+    A category with fewer than ``MIN_EXAMPLES`` records stays whole in training: one held
+    out would leave nothing to learn it from.
+    """
     groups: dict[str | None, list[LabelledText]] = {}
     for record in records:
         groups.setdefault(record.category, []).append(record)
-    rng = random.Random(seed)  # noqa: S311  # reproducible split, not cryptography
+    rng = random.Random(seed)  # noqa: S311  (reproducible split, not cryptography)
     train: list[LabelledText] = []
     heldout: list[LabelledText] = []
     for key in sorted(groups, key=str):
         group = groups[key][:]
         rng.shuffle(group)
-        cut = round(len(group) * heldout_fraction)
+        cut = round(len(group) * heldout_fraction) if len(group) >= MIN_EXAMPLES else 0
         heldout += group[:cut]
         train += group[cut:]
     return train, heldout
+
+
+def rare_classes(records: Sequence[LabelledText]) -> list[str]:
+    """One warning per category with fewer than ``MIN_EXAMPLES`` training records."""
+    counts = Counter(r.category for r in records if r.category is not None)
+    return [f"category {label!r} has only {n} example(s): it is kept in training but cannot "
+            f"be cross-validated or held out, so the model will rarely predict it; label "
+            f"at least {MIN_EXAMPLES} or merge it into a broader category"
+            for label, n in sorted(counts.items()) if n < MIN_EXAMPLES]
 
 
 def model_version(records: Sequence[LabelledText], kind: str, now: datetime) -> str:
     """Date plus a short hash of the training data, e.g. ``2026.11.23-1a2b3c4d``."""
     digest = hashlib.sha256(kind.encode())
     for r in records:
-        digest.update(f"{r.subject}\0{r.body}\0{r.category}\0{r.severity}\n".encode())
+        digest.update(f"{r.subject}\0{r.body}\0{r.category}\0{r.severity}\0{r.escalate}\n"
+                      .encode())
     return f"{now:%Y.%m.%d}-{digest.hexdigest()[:8]}"
 
 
+def escalation_threshold(proba: Any, gold: Sequence[bool], recall: float) -> float:
+    """The highest threshold on out-of-fold probabilities that still escalates ``recall`` of
+    the messages that must escalate."""
+    positives = np.sort(np.asarray(proba)[np.asarray(gold, dtype=bool)])
+    if positives.size == 0:
+        return 1.0
+    return float(positives[math.floor((1 - recall) * positives.size)])
+
+
+class _Tasks:
+    """The labelled rows of each task, with the matrices of the shared feature unions."""
+
+    def __init__(self, records: Sequence[LabelledText], step: Step) -> None:
+        texts = [compose_text(r.subject, r.body) for r in records]
+        self.unions = fit_unions(texts, FEATURE_SETS, step)
+        self.labels: dict[str, list[Any]] = {}
+        self.rows: dict[str, list[int]] = {}
+        columns = {"category": [r.category for r in records],
+                   "severity": [r.severity for r in records],
+                   "escalation": [r.must_escalate for r in records]}
+        for task, values in columns.items():
+            rows = [i for i, value in enumerate(values) if value is not None]
+            if len({values[i] for i in rows}) >= 2:
+                self.rows[task], self.labels[task] = rows, [values[i] for i in rows]
+
+    def matrices(self, task: str) -> dict[str, Any]:
+        return {kind: matrix[self.rows[task]] for kind, (_, matrix) in self.unions.items()}
+
+    def fit(self, task: str, choice: Choice) -> Any:
+        union, matrix = self.unions[choice.setting.features]
+        return fit_pipeline(union, matrix[self.rows[task]], self.labels[task], choice.setting)
+
+
+def _fit_escalation(tasks: _Tasks, step: Step) -> tuple[Choice, Any, float]:
+    step("choose: escalation")
+    labels = tasks.labels["escalation"]
+    choice = choose(tasks.matrices("escalation"), labels, scoring="average_precision")
+    step("threshold: escalation")
+    matrix = tasks.matrices("escalation")[choice.setting.features]
+    proba = out_of_fold_proba(matrix, labels, choice.setting)[:, 1]
+    threshold = escalation_threshold(proba, labels, ESCALATION_RECALL)
+    return choice, tasks.fit("escalation", choice), threshold
+
+
 def fit_classifier(
-    records: Sequence[LabelledText], base: Classifier | None, kind: str = DEFAULT_KIND,
-) -> tuple[Classifier, tuple[str, ...]]:
-    """Fit category and severity where labelled; borrow the missing one from ``base``."""
-    texts = [compose_text(r.subject, r.body) for r in records]
-    labels = {"category": [r.category for r in records], "severity": [r.severity for r in records]}
-    fitted = fit_pipelines(texts, labels, kind)
-    missing = [task for task in labels if task not in fitted]
+    records: Sequence[LabelledText], base: Classifier | None, step: Step = lambda _: None,
+) -> Fitted:
+    """Choose and fit category, severity and escalation where labelled; borrow a missing
+    category or severity model from ``base`` (the escalation model too, with severity)."""
+    tasks = _Tasks(records, step)
+    missing = [task for task in ("category", "severity") if task not in tasks.labels]
     if missing and base is None:
         raise TrainingError(
             f"the records carry no usable {' or '.join(missing)} labels and there is no current "
             "model to take that part from; add the label column or train the default model first"
         )
+    choices, fitted = {}, {}
+    for task in ("category", "severity"):
+        if task in tasks.labels:
+            step(f"choose: {task}")
+            choices[task] = choose(tasks.matrices(task), tasks.labels[task])
+            fitted[task] = tasks.fit(task, choices[task])
+    meta: dict[str, Any] = {}
+    if "escalation" in tasks.labels and "severity" in fitted:
+        choices["escalation"], fitted["escalation"], threshold = _fit_escalation(tasks, step)
+        meta["escalation_threshold"] = threshold
+    elif base is not None and "severity" not in fitted:
+        fitted.setdefault("escalation", base.escalation_model)
+        meta["escalation_threshold"] = base.escalation_threshold
+    now = datetime.now(UTC)
+    meta |= {"kind": "logreg", "trained_at": now.isoformat(timespec="seconds"),
+             "trained_tasks": [t for t in fitted if t in choices], "train_size": len(records),
+             "settings": {task: c.setting.describe() for task, c in choices.items()}}
     category = fitted.get("category") or (base.category_model if base else None)
     severity = fitted.get("severity") or (base.severity_model if base else None)
-    assert category is not None and severity is not None  # noqa: S101  # guaranteed above
-    now = datetime.now(UTC)
-    meta = {"kind": kind, "trained_at": now.isoformat(timespec="seconds"),
-            "trained_tasks": list(fitted), "train_size": len(records)}
-    version = model_version(records, kind, now)
-    return Classifier(category, severity, version, meta), tuple(fitted)
+    assert category is not None and severity is not None  # noqa: S101  (guaranteed above)
+    classifier = Classifier(category, severity, model_version(records, "logreg", now), meta,
+                            escalation_model=fitted.get("escalation"))
+    return Fitted(classifier, tuple(choices), choices, tuple(rare_classes(records)))
 
 
 def _bar(progress: bool, total: int) -> tqdm:
     enabled = progress and sys.stderr.isatty()
     return tqdm(total=total, file=sys.stderr, disable=not enabled, unit="step", leave=False)
+
+
+TRAINING_STEPS = 2 + len(FEATURE_SETS) + 4  # split, features, choose x3, threshold, evaluate x2
 
 
 def train_candidate(
@@ -120,29 +223,29 @@ def train_candidate(
     *,
     heldout: Sequence[LabelledText] | None = None,
     current: Classifier | None = None,
-    kind: str = DEFAULT_KIND,
 ) -> Candidate:
     """Fit on a split of ``records`` (or all of them when ``heldout`` is given) and score the
     candidate and ``current`` on the same held-out records."""
-    with _bar(progress, 4) as bar:
-        bar.set_description("split")
+    with _bar(progress, TRAINING_STEPS) as bar:
+        def step(name: str) -> None:
+            bar.set_description(name)
+            bar.update()
+
+        step("split")
         if heldout is None:
             train, held = split_records(records, heldout_fraction, seed)
         else:
             train, held = list(records), list(heldout)
         if not train or not held:
             raise TrainingError("need at least one training and one held-out record")
-        bar.update()
-        bar.set_description("fit")
-        classifier, tasks = fit_classifier(train, current, kind)
-        bar.update()
-        bar.set_description("evaluate candidate")
-        evaluation = evaluate(classifier, held)
-        bar.update()
-        bar.set_description("evaluate current")
+        fitted = fit_classifier(train, current, step)
+        step("evaluate candidate")
+        evaluation = evaluate(fitted.classifier, held)
+        step("evaluate current")
         current_eval = evaluate(current, held) if current is not None else None
-        bar.update()
-    return Candidate(classifier, evaluation, current_eval, len(train), len(held), tasks)
+    corrections = sum(r.origin == CORRECTION for r in train)
+    return Candidate(fitted.classifier, evaluation, current_eval, len(train), len(held),
+                     fitted.tasks, fitted.warnings, corrections)
 
 
 def compare(candidate: Candidate) -> Decision:

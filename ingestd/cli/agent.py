@@ -80,7 +80,8 @@ def label_command(app: App, reference: str, category: str | None, severity: str 
         raise click.UsageError("give --category, --severity or both")
     now = app.services.clock()
     _work(app, reference, lambda s, c: correct_labels(
-        s, c, category=category, severity=severity, actor=actor, at=now))
+        s, c, category=category, severity=severity, actor=actor, at=now,
+        categories=app.settings.triage.categories))
 
 
 @cases.command("reply")

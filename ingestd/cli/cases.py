@@ -8,7 +8,7 @@ from ingestd.casework import CaseFilter, detail, get_case, list_cases
 from ingestd.cli import App
 from ingestd.cli.output import emit_json, table
 from ingestd.workflow import STATUSES
-from triage.labels import CATEGORIES, SEVERITIES
+from triage.labels import SEVERITIES
 
 pass_app = click.make_pass_decorator(App)
 
@@ -20,7 +20,7 @@ def cases() -> None:
 
 @cases.command("list")
 @click.option("--status", type=click.Choice(STATUSES))
-@click.option("--category", type=click.Choice(CATEGORIES))
+@click.option("--category", help="One of [triage] categories.")
 @click.option("--severity", type=click.Choice(SEVERITIES))
 @click.option("--level", type=int, help="Escalation level.")
 @click.option("--assignee")
@@ -30,6 +30,9 @@ def cases() -> None:
 def list_command(app: App, *, status: str | None, category: str | None, severity: str | None,
                  level: int | None, assignee: str | None, overdue: bool, as_json: bool) -> None:
     """List cases (oldest first)."""
+    if category is not None and category not in app.settings.triage.categories:
+        raise click.BadParameter(f"use one of {', '.join(app.settings.triage.categories)}",
+                                 param_hint="--category")
     services = app.services
     filters = CaseFilter(status=status, category=category, severity=severity, level=level,
                          assignee=assignee, overdue_at=services.clock() if overdue else None)

@@ -5,7 +5,6 @@
 """
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +40,27 @@ def _labelled_cases(enabled: bool) -> list[Any]:
     from sqlalchemy import select  # noqa: PLC0415
 
     from storage import Case  # noqa: PLC0415
-    from triage.records import LabelledText  # noqa: PLC0415
+    from triage.records import CORRECTION, LabelledText  # noqa: PLC0415
 
     with app.services.factory() as session:
         rows = session.scalars(select(Case).where(Case.labelled_by.is_not(None)))
-        return [LabelledText(c.subject, c.description, c.category, c.severity) for c in rows]
+        return [LabelledText(c.subject, c.description, c.category, c.severity, origin=CORRECTION)
+                for c in rows]
+
+
+def _taxonomy(from_data: bool, severity_map: str | None) -> Any:
+    """The categories a training file may use: [triage] categories, SPEC's nine without a
+    config, or whatever the file holds with --categories-from-data."""
+    from triage.labels import CATEGORIES  # noqa: PLC0415
+    from triage.records import Taxonomy, parse_severity_map  # noqa: PLC0415
+
+    app = click.get_current_context().find_object(App)
+    configured = app.settings.triage.categories if app is not None else CATEGORIES
+    try:
+        mapping = parse_severity_map(severity_map or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--severity-map") from exc
+    return Taxonomy(None if from_data else configured, mapping)
 
 
 def _load_classifier(model: Path) -> Any:
@@ -100,7 +115,8 @@ def _report_dict(report: Any) -> dict[str, Any]:
         "train_size": cand.train_size, "heldout_size": cand.heldout_size,
         "candidate": {"category_macro_f1": f1(cand.evaluation, "category"),
                       "severity_macro_f1": f1(cand.evaluation, "severity"),
-                      "escalation_recall": cand.evaluation.escalation_recall},
+                      "escalation_recall": cand.evaluation.escalation_recall,
+                      "escalation_precision": cand.evaluation.escalation_precision},
         "current": None if current is None else {
             "version": current.model_version,
             "category_macro_f1": f1(current, "category"),
@@ -117,7 +133,8 @@ def _print_training(data: dict[str, Any]) -> None:
     click.echo(f"candidate {data['candidate_version']}: trained {', '.join(data['trained_tasks'])}"
                f" on {data['train_size']}, held-out {data['heldout_size']}")
     click.echo(f"  category macro-F1 {cand['category_macro_f1']}, severity macro-F1 "
-               f"{cand['severity_macro_f1']}, escalation recall {cand['escalation_recall']}")
+               f"{cand['severity_macro_f1']}, escalation recall {cand['escalation_recall']}, "
+               f"precision {cand['escalation_precision']}")
     if cur:
         click.echo(f"current {cur['version']}: category macro-F1 {cur['category_macro_f1']}, "
                    f"severity macro-F1 {cur['severity_macro_f1']}")
@@ -134,6 +151,10 @@ def _print_training(data: dict[str, Any]) -> None:
 @click.option("--text-columns", help="Comma-separated text columns [subject,body].")
 @click.option("--label-column", help="Category label column [category].")
 @click.option("--severity-column", help="Severity label column [severity]; 'none' for none.")
+@click.option("--categories-from-data", is_flag=True,
+              help="Take the category names the file uses instead of [triage] categories.")
+@click.option("--severity-map", metavar="CODE=SEVERITY,...",
+              help="Read other severity codes, e.g. 0=critical,1=high,2=medium,3=low.")
 @click.option("--promote", is_flag=True, help="Make the candidate current if it is better.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -142,21 +163,30 @@ def _print_training(data: dict[str, Any]) -> None:
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
               default=MODELS_DIR, show_default="models/", help="Where models live.")
 def train_cmd(*, from_file: Path | None, text_columns: str | None, label_column: str | None,
-              severity_column: str | None, promote: bool, no_progress: bool, as_json: bool,
-              with_cases: bool, models_dir: Path) -> None:
-    """Train a candidate model, compare it with the current one, optionally promote it."""
+              severity_column: str | None, categories_from_data: bool, severity_map: str | None,
+              promote: bool, no_progress: bool, as_json: bool, with_cases: bool,
+              models_dir: Path) -> None:
+    """Train a candidate model, compare it with the current one, optionally promote it.
+
+    Features, class weights and regularisation are chosen by cross-validation on the data
+    given; categories with fewer than 3 examples are kept with a warning."""
+    from triage.records import LabelColumns  # noqa: PLC0415
     from triage.run import FileSpec, run_training  # noqa: PLC0415  # sklearn only when needed
 
     spec = None
     if from_file is not None:
-        spec = FileSpec(from_file, _columns(text_columns) or ("subject", "body"),
-                        label_column or "category", _severity(severity_column, label_column))
+        columns = LabelColumns(_columns(text_columns) or ("subject", "body"),
+                               label_column or "category",
+                               _severity(severity_column, label_column))
+        spec = FileSpec(from_file, columns, _taxonomy(categories_from_data, severity_map))
     try:
         report = run_training(_labelled_cases(with_cases), from_file=spec, models_dir=models_dir,
                               promote_if_better=promote,
                               progress=not no_progress)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
+    for warning in report.candidate.warnings:
+        click.echo(f"warning: {warning}", err=True)
     data = _report_dict(report)
     click.echo(json.dumps(data, indent=2)) if as_json else _print_training(data)
 
@@ -176,15 +206,20 @@ def _severity(severity_column: str | None, label_column: str | None) -> str | No
 @click.option("--text-columns", help="Comma-separated text columns [subject,body].")
 @click.option("--label-column", default="category", show_default=True)
 @click.option("--severity-column", default="severity", show_default=True)
+@click.option("--categories-from-data", is_flag=True,
+              help="Accept the category names the file uses.")
+@click.option("--severity-map", metavar="CODE=SEVERITY,...", help="Read other severity codes.")
 def evaluate_cmd(*, file: Path, as_json: bool, model: Path, text_columns: str | None,
-                 label_column: str, severity_column: str) -> None:
+                 label_column: str, severity_column: str, categories_from_data: bool,
+                 severity_map: str | None) -> None:
     """Score a model on a labelled CSV/JSONL file."""
-    from triage.evaluate import evaluate  # noqa: PLC0415
-    from triage.records import load_records  # noqa: PLC0415
+    from triage.evaluate import evaluate  # noqa: PLC0415  (scikit-learn only when needed)
+    from triage.records import LabelColumns, load_records  # noqa: PLC0415
 
+    columns = LabelColumns(_columns(text_columns) or ("subject", "body"), label_column,
+                           None if severity_column.lower() == "none" else severity_column)
     try:
-        records = load_records(file, _columns(text_columns) or ("subject", "body"),
-                               label_column, severity_column)
+        records = load_records(file, columns, _taxonomy(categories_from_data, severity_map))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     evaluation = evaluate(_load_classifier(_model_path(model)), records)
@@ -206,16 +241,11 @@ def _print_evaluation(evaluation: Any) -> None:
                        f"  (n={m.support})")
     if evaluation.escalation_recall is not None:
         click.echo(f"escalation recall: {evaluation.escalation_recall:.3f}")
+    if evaluation.escalation_precision is not None:
+        click.echo(f"escalation precision: {evaluation.escalation_precision:.3f}")
 
 
 def register(group: click.Group) -> None:
     """Add the triage commands to ``group``."""
     for command in (classify_cmd, train_cmd, evaluate_cmd):
         group.add_command(command)
-
-
-def main() -> None:  # pragma: no cover - convenience entry point until ingestd.cli exists
-    """Run the triage commands on their own."""
-    group = click.Group("ingestd-triage")
-    register(group)
-    group(prog_name="ingestd", args=sys.argv[1:])
