@@ -22,16 +22,15 @@ import structlog
 from sqlalchemy import Engine
 
 from ingestd import config
-from ingestd.app import build_services
 from ingestd.config import Settings
 from ingestd.drain import release_leases
 from ingestd.errors import IngestdError
-from ingestd.pipeline import Services
 from ingestd.service.health import Health, serve
 from ingestd.service.metrics import Metrics
 from ingestd.service.notify import notify, watchdog_interval
 from ingestd.service.tasks import Housekeeper, OutboxWorker, housekeeping
 from ingestd.service.watch import ImapWatcher, MaildirWatcher, Shared, Watcher
+from ingestd.services import Services, build_services
 
 log = structlog.get_logger("ingestd.daemon")
 TICK = 1.0  # seconds: how often the main thread looks at signals and pings the watchdog

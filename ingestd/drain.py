@@ -16,12 +16,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ingestd.app import build_sender
 from ingestd.errors import IngestdError, StorageError
 from ingestd.ingest import Delivery, StoreResult, store
 from ingestd.instance import instance, is_gone
 from ingestd.mailout.sender import database_errors
-from ingestd.pipeline import ProcessStats, Services, process_pending
+from ingestd.pipeline import ProcessStats, process_pending
+from ingestd.services import Services, build_sender
 from ingestd.sources import ImapSource, MaildirSource
 from ingestd.sources.imap import FolderBatch
 from storage import FolderState, RawMessage, transaction

@@ -31,7 +31,7 @@ from storage import (
 )
 
 if TYPE_CHECKING:
-    from ingestd.pipeline import Services
+    from ingestd.services import Services
 
 ERASED = "[erased]"
 PURGE_BATCH = 200

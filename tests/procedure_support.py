@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from ingestd import ingest
-from ingestd.app import build_services
 from ingestd.config import REPO_ROOT, Settings
 from ingestd.ingest import Delivery
-from ingestd.pipeline import Context, Services, process_pending
+from ingestd.pipeline import Context, process_pending
 from ingestd.pipeline import runner as pipeline_runner
-from ingestd.pipeline.open_case import triage as real_triage
 from ingestd.pipeline.steps import STEPS
+from ingestd.pipeline.steps.triage import triage as real_triage
 from ingestd.procedure import compute_deadlines
+from ingestd.services import Services, build_services
 from storage import Case, Outbox, make_engine, transaction, upgrade
 from tests import support
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ingestd import config
-from ingestd.app import build_sender, build_services, open_database
 from ingestd.drain import DrainReport, drain_all
-from ingestd.pipeline import Services
+from ingestd.services import Services, build_sender, build_services, open_database
 from storage import upgrade, utcnow
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingestd.pipeline import Services
 from ingestd.procedure import actions
 from ingestd.procedure.followup_mail import read_answer
 from ingestd.procedure.sweep import sweep
+from ingestd.services import Services
 from storage import Case, Event
 from tests.procedure_support import (
     Clock,

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from ingestd.errors import ConfigError
-from ingestd.pipeline import ModelHolder
+from ingestd.services import ModelHolder
 from tests.support import REPO
 from triage import Classifier
 

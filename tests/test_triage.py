@@ -8,10 +8,10 @@ import pytest
 import skops.io as sio
 
 from triage import CATEGORIES, SEVERITIES, Classifier, Signals, TriageResult
+from triage.data import BLIND
 from triage.evaluate import evaluate
 from triage.model import BATCH_FROM
 from triage.persist import UntrustedModelError
-from triage.data import BLIND
 from triage.records import load_records
 from triage.run import corpus_split
 

@@ -9,7 +9,7 @@ import pytest
 
 from triage import Classifier
 from triage.data import CORPUS
-from triage.records import LabelColumns, LabelledText, RecordsError, Taxonomy, load_records
+from triage.records import LabelColumns, LabelledText, RecordsError, load_records
 from triage.run import FileSpec, run_training
 from triage.train import TrainingError, compare, split_records, train_candidate
 

@@ -49,6 +49,7 @@ def build_card(candidate: "Candidate", source: str, **extra: object) -> dict[str
                  "warnings": list(candidate.warnings)},
         "heldout": candidate.evaluation.as_dict(),
         "current_model_on_same_heldout": current.as_dict() if current else None,
+        "baselines_on_same_heldout": candidate.baselines,
         "rules": describe_rules(),
         "known_limits": list(KNOWN_LIMITS),
         **extra,
@@ -124,6 +125,12 @@ def render_markdown(model_card: dict[str, Any]) -> str:
     if model_card.get("blind"):
         lines += _metrics("Blind set (other writers, never trained or tuned on)",
                           model_card["blind"])
+    if model_card.get("baselines_on_same_heldout"):
+        lines += ["## Simple baselines on the same held-out (category macro-F1)", "",
+                  "| model | category macro-F1 |", "|---|---|"]
+        lines += [f"| {name} | {f1:.3f} |"
+                  for name, f1 in model_card["baselines_on_same_heldout"].items()]
+        lines.append("")
     if model_card.get("current_model_on_same_heldout"):
         previous = model_card["current_model_on_same_heldout"]
         lines += _metrics("Current model on the same held-out", previous)

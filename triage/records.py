@@ -109,7 +109,8 @@ def _json_row(line: str, where: str) -> Mapping[str, Any]:
 
 
 def _cell(row: Mapping[str, Any], column: str | None) -> str:
-    return str(row.get(column) or "").strip().lower() if column else ""
+    value = row.get(column) if column else None
+    return "" if value is None else str(value).strip().lower()
 
 
 def _category(row: Mapping[str, Any], column: str | None, taxonomy: Taxonomy,

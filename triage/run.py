@@ -9,11 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from triage import card
 from triage.data import BLIND, CORPUS
 from triage.evaluate import evaluate
 from triage.model import Classifier
 from triage.records import LabelColumns, LabelledText, Taxonomy, load_records
 from triage.train import (
+    CARD_JSON,
+    CARD_MD,
     CURRENT_FILES,
     DEFAULT_SEED,
     MODEL_FILE,
@@ -23,7 +26,6 @@ from triage.train import (
     promote,
     split_records,
     train_candidate,
-    write_candidate,
 )
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -51,6 +53,16 @@ class FileSpec:
     def load(self) -> list[LabelledText]:
         """The file's records."""
         return load_records(self.path, self.columns, self.taxonomy)
+
+
+def write_candidate(candidate: Candidate, models_dir: Path, source: str, **extra: object) -> Path:
+    """Save the candidate model and its card under ``models/candidates/<version>/``."""
+    directory = models_dir / "candidates" / candidate.classifier.version
+    directory.mkdir(parents=True, exist_ok=True)
+    model_card = card.build_card(candidate, source, **extra)
+    card.write_card(model_card, directory / CARD_JSON, directory / CARD_MD)
+    candidate.classifier.save(directory / MODEL_FILE)
+    return directory
 
 
 def current_model(models_dir: Path) -> Classifier | None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from triage import card
+from triage.baselines import category_baselines
 from triage.evaluate import Evaluation, evaluate
 from triage.features import (
     FEATURE_SETS,
@@ -65,6 +65,7 @@ class Candidate:
     trained_tasks: tuple[str, ...]
     warnings: tuple[str, ...] = ()
     corrections: int = 0  # training records that came from agents' corrections
+    baselines: dict[str, float] = field(default_factory=dict)  # category macro-F1, same split
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class _Tasks:
         self.unions = fit_unions(texts, FEATURE_SETS, step)
         self.labels: dict[str, list[Any]] = {}
         self.rows: dict[str, list[int]] = {}
-        columns = {"category": [r.category for r in records],
+        columns: dict[str, list[Any]] = {"category": [r.category for r in records],
                    "severity": [r.severity for r in records],
                    "escalation": [r.must_escalate for r in records]}
         for task, values in columns.items():
@@ -182,7 +183,8 @@ def fit_classifier(
             f"the records carry no usable {' or '.join(missing)} labels and there is no current "
             "model to take that part from; add the label column or train the default model first"
         )
-    choices, fitted = {}, {}
+    choices: dict[str, Choice] = {}
+    fitted: dict[str, Any] = {}
     for task in ("category", "severity"):
         if task in tasks.labels:
             step(f"choose: {task}")
@@ -212,7 +214,7 @@ def _bar(progress: bool, total: int) -> tqdm:
     return tqdm(total=total, file=sys.stderr, disable=not enabled, unit="step", leave=False)
 
 
-TRAINING_STEPS = 2 + len(FEATURE_SETS) + 4  # split, features, choose x3, threshold, evaluate x2
+TRAINING_STEPS = 1 + len(FEATURE_SETS) + 6  # split, features, choose x3, threshold, evaluate x3
 
 
 def train_candidate(
@@ -243,9 +245,11 @@ def train_candidate(
         evaluation = evaluate(fitted.classifier, held)
         step("evaluate current")
         current_eval = evaluate(current, held) if current is not None else None
+        step("evaluate baselines")
+        baselines = category_baselines(train, held)
     corrections = sum(r.origin == CORRECTION for r in train)
     return Candidate(fitted.classifier, evaluation, current_eval, len(train), len(held),
-                     fitted.tasks, fitted.warnings, corrections)
+                     fitted.tasks, fitted.warnings, corrections, baselines)
 
 
 def compare(candidate: Candidate) -> Decision:
@@ -263,16 +267,6 @@ def compare(candidate: Candidate) -> Decision:
         if sev_new < sev_old:
             return Decision(False, f"severity macro-F1 {sev_new:.4f} is below {sev_old:.4f}")
     return Decision(True, f"category macro-F1 {cat_new:.4f} beats {cat_old:.4f}")
-
-
-def write_candidate(candidate: Candidate, models_dir: Path, source: str, **extra: object) -> Path:
-    """Save the candidate model and its card under ``models/candidates/<version>/``."""
-    directory = models_dir / "candidates" / candidate.classifier.version
-    directory.mkdir(parents=True, exist_ok=True)
-    model_card = card.build_card(candidate, source, **extra)
-    card.write_card(model_card, directory / CARD_JSON, directory / CARD_MD)
-    candidate.classifier.save(directory / MODEL_FILE)
-    return directory
 
 
 def promote(candidate_dir: Path, models_dir: Path) -> Path:

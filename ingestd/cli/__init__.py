@@ -18,7 +18,7 @@ from ingestd.errors import IngestdError
 if TYPE_CHECKING:  # the pipeline and the database load when a command needs them
     from sqlalchemy import Engine
 
-    from ingestd.pipeline import Services
+    from ingestd.services import Services
 
 
 class App:
@@ -33,13 +33,13 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        from ingestd.app import open_database  # noqa: PLC0415  (keeps `--help` fast)
+        from ingestd.services import open_database  # noqa: PLC0415  (keeps `--help` fast)
 
         return open_database(self.settings)
 
     @cached_property
     def services(self) -> Services:
-        from ingestd.app import build_services  # noqa: PLC0415
+        from ingestd.services import build_services  # noqa: PLC0415
 
         return build_services(self.settings, self.engine)
 

@@ -27,8 +27,8 @@ def run(app: App, once: bool, as_json: bool) -> None:
         from ingestd.daemon import Daemon  # noqa: PLC0415
 
         sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
-    from ingestd.app import build_sender  # noqa: PLC0415
     from ingestd.drain import drain_all, release_leases  # noqa: PLC0415
+    from ingestd.services import build_sender  # noqa: PLC0415
 
     services = app.services
     services.model.get()  # a missing or unsafe model stops here, not in every message
@@ -81,7 +81,7 @@ def db() -> None:
 @pass_app
 def upgrade(app: App) -> None:
     """Create or migrate the database schema to the newest version."""
-    from ingestd.app import open_database  # noqa: PLC0415
+    from ingestd.services import open_database  # noqa: PLC0415
     from storage import upgrade as migrate  # noqa: PLC0415
 
     engine = open_database(app.settings, check_schema=False)
@@ -146,8 +146,8 @@ def quarantine_show(app: App, entry: int, raw: bool) -> None:
 @pass_app
 def quarantine_retry(app: App, entries: tuple[int, ...]) -> None:
     """Run quarantined messages again (all of them, or the given ids)."""
-    from ingestd.app import build_sender  # noqa: PLC0415
     from ingestd.pipeline import retry_quarantined  # noqa: PLC0415
+    from ingestd.services import build_sender  # noqa: PLC0415
 
     stats = retry_quarantined(app.services, list(entries) or None)
     build_sender(app.services).deliver_pending()

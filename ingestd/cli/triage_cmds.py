@@ -122,6 +122,7 @@ def _report_dict(report: Any) -> dict[str, Any]:
             "category_macro_f1": f1(current, "category"),
             "severity_macro_f1": f1(current, "severity"),
             "escalation_recall": current.escalation_recall},
+        "baselines": {name: round(f1, 4) for name, f1 in cand.baselines.items()},
         "better": report.decision.better, "reason": report.decision.reason,
         "promoted": report.promoted, "candidate_dir": str(report.candidate_dir),
         "current_path": str(report.current_path),
@@ -135,6 +136,8 @@ def _print_training(data: dict[str, Any]) -> None:
     click.echo(f"  category macro-F1 {cand['category_macro_f1']}, severity macro-F1 "
                f"{cand['severity_macro_f1']}, escalation recall {cand['escalation_recall']}, "
                f"precision {cand['escalation_precision']}")
+    for name, f1 in data["baselines"].items():
+        click.echo(f"  baseline {name}: category macro-F1 {f1}")
     if cur:
         click.echo(f"current {cur['version']}: category macro-F1 {cur['category_macro_f1']}, "
                    f"severity macro-F1 {cur['severity_macro_f1']}")

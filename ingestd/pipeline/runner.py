@@ -22,9 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ingestd.pipeline.context import Claimed, Context, Services, Stop
+from ingestd.pipeline.context import Claimed, Context, Stop
 from ingestd.pipeline.prepare import MIN_BATCH, Lookahead
 from ingestd.pipeline.steps import STEPS
+from ingestd.services import Services
 from ingestd.worker import Prepared
 from storage import Quarantine, RawMessage, transaction
 from storage.pending import pending_rows

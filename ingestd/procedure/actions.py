@@ -19,7 +19,7 @@ from ingestd.procedure.deadlines import followup_due
 from storage import Case, CaseMessage
 
 if TYPE_CHECKING:
-    from ingestd.pipeline import Services
+    from ingestd.services import Services
 
 RECOVERY_KINDS = ("apology", "replacement", "refund", "compensation")
 PICKED_UP = ("investigating", "resolved", "closed")

@@ -19,7 +19,7 @@ from ingestd.procedure.deadlines import followup_due
 from storage import Case
 
 if TYPE_CHECKING:
-    from ingestd.pipeline import Services
+    from ingestd.services import Services
 
 # Negated forms first: "not solved" also contains "solved".
 _NOT_SOLVED = re.compile(

@@ -36,7 +36,7 @@ from ingestd.procedure.recurring import is_senior
 from storage import Case, transaction
 
 if TYPE_CHECKING:
-    from ingestd.pipeline import Services
+    from ingestd.services import Services
 
 log = structlog.get_logger("ingestd.sweep")
 BATCH = 200

@@ -68,7 +68,7 @@ def _guard(name: str, check: Callable[[], str]) -> Check:
 
 
 def check_database(settings: Settings) -> str:
-    from ingestd.app import open_database  # noqa: PLC0415
+    from ingestd.services import open_database  # noqa: PLC0415
     from storage import is_current  # noqa: PLC0415
 
     engine = open_database(settings, check_schema=False)
@@ -159,7 +159,7 @@ def check_smtp(smtp: SmtpConfig) -> str:
 
 
 def check_model(settings: Settings) -> str:
-    from ingestd.pipeline import ModelHolder  # noqa: PLC0415
+    from ingestd.services import ModelHolder  # noqa: PLC0415
 
     path = settings.triage.model
     try:

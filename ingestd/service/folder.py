@@ -11,8 +11,9 @@ import threading
 
 from ingestd import drain
 from ingestd.ingest import StoreResult
-from ingestd.pipeline import Processed, Services, process_pending
+from ingestd.pipeline import Processed, process_pending
 from ingestd.service.metrics import Metrics
+from ingestd.services import Services
 from ingestd.sources import ImapSource
 
 PROCESS_BATCH = 20  # messages per transaction: short write locks, quick to stop

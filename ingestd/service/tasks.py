@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from ingestd.app import build_sender
-from ingestd.pipeline import Services
 from ingestd.privacy import purge_expired
 from ingestd.procedure.sweep import sweep as run_sweep
 from ingestd.service.metrics import Metrics
+from ingestd.services import Services, build_sender
 
 log = structlog.get_logger("ingestd.tasks")
 OUTBOX_INTERVAL = 2.0  # seconds between looks for retries that fell due

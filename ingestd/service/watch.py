@@ -20,10 +20,10 @@ import structlog
 
 from ingestd.config import MailboxConfig, MaildirConfig
 from ingestd.drain import DrainReport, drain_maildir
-from ingestd.pipeline import Services
 from ingestd.service.folder import drain_folder, hold_lease, process
 from ingestd.service.health import Health
 from ingestd.service.metrics import Metrics
+from ingestd.services import Services
 from ingestd.sources import ImapSource, MaildirSource
 
 log = structlog.get_logger("ingestd.watch")

@@ -1,29 +1,19 @@
-"""Steps that make or extend a case, triage it and start its clocks."""
+"""Step: append a reply to its case (reopening it if needed) or open a new case."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-
 from ingestd import workflow
 from ingestd.pipeline.context import Context
-from ingestd.procedure import compute_deadlines
 from ingestd.procedure.followup_mail import confirms_solution
-from ingestd.procedure.recurring import category_spike
 from storage import Case, CaseMessage, Participant
 from storage.ops import next_id
-from storage.pending import count_with_pending, pending_rows
+from storage.pending import pending_rows
 
-RECURRING_WINDOW = timedelta(days=30)
 MAX_PARTICIPANTS = 100
-# Built once: building a statement costs more than running it (about 350 against 150 µs).
-_RECENT_COMPLAINTS = select(func.count(Case.id)).where(
-    Case.customer_address == bindparam("address"), Case.id != bindparam("case_id"),
-    Case.received_at >= bindparam("since"))
 
 
 def open_or_append(ctx: Context) -> None:
@@ -102,55 +92,3 @@ def _participants(ctx: Context) -> Iterator[tuple[str, str | None, str]]:
         if address and address not in ours and address not in seen:
             seen.add(address)
             yield address, parsed.sender_name if role == "customer" else None, role
-
-
-def triage(ctx: Context) -> None:
-    """Step: classify a new case, apply the rules, and escalate at once when they say so."""
-    if not ctx.new_case or ctx.case is None:
-        return
-    from triage import Signals  # noqa: PLC0415  (scikit-learn loads only when needed)
-
-    case, parsed = ctx.case, ctx.parsed
-    model = ctx.services.model.get()
-    prepared = ctx.prepared
-    if prepared is not None and prepared.scores is not None and \
-            prepared.stamp == ctx.services.model.stamp:
-        scores = prepared.scores
-    else:
-        scores = model.score(parsed.subject, parsed.reply_text)
-    signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
-    result = model.decide(scores, signals)
-    if category_spike(ctx.session, result.category, ctx.services.clock(),
-                      ctx.services.settings.recurring):
-        signals = replace(signals, category_spike=True)
-        result = model.decide(scores, signals)
-    ctx.triage = result
-    case.category, case.severity, case.escalate = result.category, result.severity, result.escalate
-    case.confidence, case.needs_review = result.confidence, result.needs_review
-    case.triage = {**result.as_json(), "probabilities": result.probabilities,
-                   "needs_review": result.needs_review}
-    case.serious = result.escalate
-
-
-def _recent_complaints(ctx: Context, case: Case) -> int:
-    since, address = case.received_at - RECURRING_WINDOW, case.customer_address
-    return count_with_pending(
-        ctx.session, _RECENT_COMPLAINTS, {"address": address, "case_id": case.id, "since": since},
-        Case, lambda c: c is not case and c.customer_address == address and c.received_at >= since)
-
-
-def start_clocks(ctx: Context) -> None:
-    """Step: set the service-level deadlines; escalated cases start at level 2 (SPEC)."""
-    if not ctx.new_case or ctx.case is None:
-        return
-    services, case = ctx.services, ctx.case
-    deadlines = compute_deadlines(case.received_at, case.escalate, services.settings.sla,
-                                  services.calendar)
-    case.acknowledge_due = deadlines.acknowledge_due
-    case.investigate_due = deadlines.investigate_due
-    case.resolve_due = deadlines.resolve_due
-    if case.escalate:
-        level = services.settings.sla.serious_start_level
-        workflow.escalate(ctx.session, case, level, reason="; ".join(
-            (case.triage or {}).get("reasons", [])) or "triage", composer=services.composer,
-            address=services.settings.escalation.address(level), at=services.clock())

@@ -1,0 +1,125 @@
+"""What every command needs, built once per process from the configuration: the settings,
+the database, the model in service, the clock, the business calendar, the composer of
+outgoing mail, the sender and the worker pool.
+
+It sits below the pipeline, the procedure, case work and the commands, which all take a
+``Services``; it knows none of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingestd.config import Settings
+from ingestd.errors import ConfigError, StorageError
+from ingestd.instance import instance
+from ingestd.mailout import Composer
+from ingestd.mailout.sender import Sender
+from ingestd.pool import Preparer, default_workers
+from ingestd.procedure.calendar import BusinessCalendar
+from ingestd.worker import share
+from storage import is_current, make_engine, sessions, setting, utcnow
+
+if TYPE_CHECKING:
+    from triage import Classifier
+
+
+class ModelHolder:
+    """The classifier in service; swapped whole when a new model is promoted."""
+
+    def __init__(self, path: Path, review_threshold: float = 0.5) -> None:
+        self.path = path
+        self.review_threshold = review_threshold
+        self._lock = threading.Lock()
+        self._model: Classifier | None = None
+        self._mtime = 0.0
+
+    def get(self) -> Classifier:
+        with self._lock:
+            if self._model is None:
+                self._load()
+            assert self._model is not None  # noqa: S101  (set by _load or it raised)
+            return self._model
+
+    def reload_if_changed(self) -> bool:
+        """Load the model file again when it changed on disk; True when it did."""
+        with self._lock:
+            if self._model is not None and self.path.stat().st_mtime == self._mtime:
+                return False
+            self._load()
+            return True
+
+    @property
+    def stamp(self) -> float:
+        """The modification time of the model file in service (0 before it is loaded)."""
+        return self._mtime
+
+    def _load(self) -> None:
+        from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only when needed)
+
+        if not self.path.is_file():
+            raise ConfigError(f"no triage model at {self.path}; set [triage] model or train "
+                              "one with: ingestd train --promote")
+        self._mtime = self.path.stat().st_mtime
+        self._model = Classifier.load(self.path, review_threshold=self.review_threshold)
+        share(str(self.path), self._mtime, self._model)  # a forked worker needs no second load
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators of the pipeline, built once per process."""
+
+    settings: Settings
+    factory: sessionmaker[Session]
+    composer: Composer
+    model: ModelHolder
+    calendar: BusinessCalendar
+    clock: Callable[[], datetime]
+    preparer: Preparer = field(default_factory=lambda: Preparer(0))
+
+    def close(self) -> None:
+        self.preparer.close()
+
+
+def open_database(settings: Settings, *, check_schema: bool = True) -> Engine:
+    """An engine on the configured database, refusing an unreachable or outdated one."""
+    engine = make_engine(settings.database.url, echo=settings.database.echo)
+    if not check_schema:
+        return engine
+    try:
+        current = is_current(engine)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database {engine.url.render_as_string(hide_password=True)}: "
+                           f"cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                           "check [database] url or INGESTD_DATABASE_URL") from None
+    if not current:
+        raise StorageError("the database schema is not up to date; run: ingestd db upgrade")
+    return engine
+
+
+def build_services(settings: Settings, engine: Engine,
+                   clock: Callable[[], datetime] = utcnow) -> Services:
+    factory = sessions(engine)
+    with factory() as session:
+        key = setting(session, "message_id_key")
+    if key is None:
+        raise StorageError("the database has no installation key; run: ingestd db upgrade")
+    composer = Composer(settings.templates, settings.smtp.from_, key)
+    return Services(settings=settings, factory=factory, composer=composer,
+                    model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
+                    calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,
+                    preparer=Preparer(default_workers() if settings.daemon.workers is None
+                                      else settings.daemon.workers))
+
+
+def build_sender(services: Services) -> Sender:
+    return Sender(services.settings.smtp, services.factory, services.clock, instance())
