@@ -28,9 +28,9 @@ from _setup import Account  # first: it puts the repository on the path
 from imapclient import IMAPClient
 from sqlalchemy import Engine, bindparam, insert, text, update
 
+from ingestd.casework import case_view
 from ingestd.mailout.compose import Composer
 from ingestd.message import ParsedMessage, parse_bytes
-from ingestd.workflow import case_view
 from storage import Case, CaseMessage, Event, MessageKey, Outbox, Participant, RawMessage
 from triage import Classifier
 

@@ -32,11 +32,11 @@ from _setup import DEFAULT_MODEL, Corpus, bench_config, fill
 from imapclient import IMAPClient
 
 from ingestd import logs
-from ingestd.drain import DrainReport, commit_batch, resync
-from ingestd.ingest import Delivery
+from ingestd.intake import DrainReport, commit_batch, resync
 from ingestd.message import parse_bytes
 from ingestd.pipeline import process_pending
 from ingestd.sources import ImapSource
+from ingestd.sources.delivery import Delivery
 from ingestd.sources.imap import FolderBatch
 from tests.servers import Account, DovecotServer, PgServer, _start_dovecot
 from tests.support import Ingestd

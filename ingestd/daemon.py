@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 
 from ingestd import config
 from ingestd.config import Settings
-from ingestd.drain import release_leases
 from ingestd.errors import IngestdError
+from ingestd.intake import release_leases
 from ingestd.service.health import Health, serve
 from ingestd.service.metrics import Metrics
 from ingestd.service.notify import notify, watchdog_interval

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.casework import detail
 from storage import (
     Case,
@@ -78,7 +78,7 @@ def erase(session: Session, address: str, *, actor: str, at: datetime) -> Erasur
     for case in customer_cases(session, address):
         if case.customer_address == address:
             _erase_case(session, case, address, report)
-            workflow.record(session, case, "privacy_erased", actor=actor, at=at)
+            casework.record(session, case, "privacy_erased", actor=actor, at=at)
             report.cases += 1
         session.execute(delete(Participant).where(
             Participant.case_id == case.id, Participant.address == address))

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.errors import IngestdError
 from storage import Case
 
@@ -31,7 +31,7 @@ def sample(session: Session, n: int, *, actor: str, at: datetime,
     for case in chosen:
         case.qa = {"sampled_at": at.isoformat(), "sampled_by": actor, "seed": seed,
                    "verdict": None}
-        workflow.record(session, case, "qa_sampled", actor=actor, at=at)
+        casework.record(session, case, "qa_sampled", actor=actor, at=at)
     return chosen
 
 
@@ -42,5 +42,5 @@ def verdict(session: Session, case: Case, result: str, *, note: str | None, acto
         raise IngestdError(f"verdict must be one of {', '.join(VERDICTS)}")
     case.qa = {**(case.qa or {}), "verdict": result, "note": note, "reviewer": actor,
                "reviewed_at": at.isoformat()}
-    workflow.record(session, case, "qa_verdict", actor=actor, at=at,
+    casework.record(session, case, "qa_verdict", actor=actor, at=at,
                     old=None, new=result, note=note)

@@ -1,6 +1,7 @@
 """What every command needs, built once per process from the configuration: the settings,
 the database, the model in service, the clock, the business calendar, the composer of
-outgoing mail, the sender and the worker pool.
+outgoing mail and the worker pool. (The sender, which records on the case what it sent, is
+built by ``ingestd.casework.build_sender``.)
 
 It sits below the pipeline, the procedure, case work and the commands, which all take a
 ``Services``; it knows none of them.
@@ -21,9 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd.config import Settings
 from ingestd.errors import ConfigError, StorageError
-from ingestd.instance import instance
 from ingestd.mailout import Composer
-from ingestd.mailout.sender import Sender
 from ingestd.pool import Preparer, default_workers
 from ingestd.procedure.calendar import BusinessCalendar
 from ingestd.worker import share
@@ -119,7 +118,3 @@ def build_services(settings: Settings, engine: Engine,
                     calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,
                     preparer=Preparer(default_workers() if settings.daemon.workers is None
                                       else settings.daemon.workers))
-
-
-def build_sender(services: Services) -> Sender:
-    return Sender(services.settings.smtp, services.factory, services.clock, instance())

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ingestd import ingest
+from ingestd import intake
 from ingestd.config import REPO_ROOT, Settings
-from ingestd.ingest import Delivery
 from ingestd.pipeline import Context, process_pending
 from ingestd.pipeline import runner as pipeline_runner
 from ingestd.pipeline.steps import STEPS
 from ingestd.pipeline.steps.triage import triage as real_triage
 from ingestd.procedure import compute_deadlines
 from ingestd.services import Services, build_services
+from ingestd.sources.delivery import Delivery
 from storage import Case, Outbox, make_engine, transaction, upgrade
 from tests import support
 
@@ -100,7 +100,7 @@ def mail(sender: str, subject: str, body: str, message_id: str, date: datetime, 
 def receive(services: Services, raw: bytes, received_at: datetime | None = None) -> None:
     """Store one mail as if it arrived at `received_at` (default: the clock) and process it."""
     with transaction(services.factory) as session:
-        ingest.store(session, [Delivery(source="support", raw=raw)],
+        intake.store(session, [Delivery(source="support", raw=raw)],
                      received_at or services.clock())
     process_pending(services)
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ingestd import config
-from ingestd.drain import DrainReport, drain_all
-from ingestd.services import Services, build_sender, build_services, open_database
+from ingestd.casework import build_sender
+from ingestd.intake import DrainReport, drain_all
+from ingestd.services import Services, build_services, open_database
 from storage import upgrade, utcnow
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingestd.procedure import actions
+from ingestd import casework
 from ingestd.procedure.followup_mail import read_answer
 from ingestd.procedure.sweep import sweep
 from ingestd.services import Services
@@ -54,7 +54,7 @@ def _resolved_case(services: Services, clock: Clock, monkeypatch: pytest.MonkeyP
     clock.now = START + timedelta(days=1)
     with services.factory() as session, session.begin():
         case = session.scalars(select(Case)).one()
-        actions.change_status(session, services, case, "resolved", actor="bob", at=clock.now,
+        casework.change_status(session, services, case, "resolved", actor="bob", at=clock.now,
                               note="parcel re-sent")
         assert case.followup_due == clock.now + timedelta(days=2)
         return case.id

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ingestd.drain import store_and_process
+from ingestd.intake import store_and_process
 from ingestd.message import parse_bytes
 from storage import Case, Participant, Quarantine, RawMessage
 from tests import hostile_corpus

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from ingestd.drain import take_lease
 from ingestd.instance import HOST, instance, is_gone
+from ingestd.intake import take_lease
 from storage import FolderState, transaction
 from tests.support import ConfigSpec, Ingestd, write_config
 

@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from sqlalchemy import func, select
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.mailout import Composer
 from storage import Case, CaseMessage, Outbox, Suppression
 from tests.support import REPO, ConfigSpec, Ingestd, MailboxSpec, complaint, mail, write_config
@@ -125,7 +125,7 @@ def test_reply_to_a_resolved_case_reopens_it(tmp_path, dovecot, smtp_sink):
     app.run_once()
     with app.services.factory() as session, session.begin():
         case = session.scalars(select(Case)).one()
-        workflow.set_status(session, case, "resolved", actor="agent", at=app.services.clock())
+        casework.set_status(session, case, "resolved", actor="agent", at=app.services.clock())
     dovecot.append(account, [mail("ann@example.net", f"Re: [{case.reference}]", "Still broken")])
     app.run_once()
     (case,) = _case_of(app, "ann@example.net")
@@ -316,7 +316,7 @@ def test_reply_long_after_closing_opens_a_new_linked_case(tmp_path, dovecot, smt
     with app.services.factory() as session, session.begin():
         old = session.scalars(select(Case)).one()
         for status in ("resolved", "closed"):
-            workflow.set_status(session, old, status, actor="agent", at=app.services.clock())
+            casework.set_status(session, old, status, actor="agent", at=app.services.clock())
     ack_id = _acks(smtp_sink)[0].message["Message-ID"]
 
     later = app.services.clock() + timedelta(days=31)

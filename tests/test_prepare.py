@@ -15,10 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from ingestd.drain import _commit
-from ingestd.ingest import Delivery
+from ingestd.intake._drain import _commit
 from ingestd.pipeline import process_pending
 from ingestd.pipeline.prepare import CHUNK, Lookahead
+from ingestd.sources.delivery import Delivery
 from storage import Case, CaseMessage, Outbox, Quarantine
 from tests.support import REPO, ConfigSpec, Ingestd, complaint, mail, run_cli, write_config
 

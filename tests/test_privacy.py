@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from ingestd import casework
 from ingestd.pipeline import retry_quarantined
 from ingestd.privacy import erase, export, purge_expired
-from ingestd.procedure import actions
 from ingestd.qa import sample, verdict
 from storage import Case, CaseMessage, Event, Outbox, Participant, Quarantine, RawMessage
 from tests.procedure_support import (
@@ -59,7 +59,7 @@ def test_erase_removes_personal_data_and_keeps_statistics(two_customers: object)
     services = two_customers
     with services.factory() as session, session.begin():  # type: ignore[attr-defined]
         case = session.scalars(select(Case).where(Case.reference == "CMP-2026-000001")).one()
-        actions.record_recovery(session, case, "refund", actor="bob", at=NOW, amount="10",
+        casework.record_recovery(session, case, "refund", actor="bob", at=NOW, amount="10",
                                 note="Ann wanted it on her Visa")
         done = erase(session, ANN, actor="dpo", at=NOW)
     assert (done.cases, done.raw_messages) == (1, 2)

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from ingestd.casework import build_sender, escalate
 from ingestd.procedure.recurring import SpikePolicy, category_spike
 from ingestd.procedure.sweep import sweep
-from ingestd.services import build_sender
-from ingestd.workflow import escalate
 from storage import Case, Event
 from tests.procedure_support import (
     ESCALATION,

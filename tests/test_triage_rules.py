@@ -30,6 +30,10 @@ from triage import SEVERITIES, Signals, apply_rules
     ("Mon compte a été piraté.", "data_breach"),
     ("There is an outage, the service is down for everyone.", "outage"),
     ("I cannot access the website at all.", "outage"),
+    ("If this is not fixed by Friday I will go to the ombudsman.", "legal_threat"),
+    ("If you do not refund me I will sue.", "legal_threat"),
+    ("My dad was rushed to hospital after eating the soup.", "injury_safety"),
+    ("The whole street has had no power since noon.", "outage"),
 ])
 def test_rule_fires(text: str, rule: str) -> None:
     outcome = apply_rules(text, "low")
@@ -49,6 +53,21 @@ def test_rule_fires(text: str, rule: str) -> None:
     "Please refund me the 20 pounds.",
     "The website was slow yesterday.",
     "Niemand wurde verletzt, das Paket kam nur zu spät.",
+    # hypothetical, supposed or feared, not stated
+    "Someone could get hurt on that step one day.",
+    "I hope I will never need a lawyer for a parking permit.",
+    "I thought for a moment my account had been hacked, but my son found the setting.",
+    # quoted, reported from the news, or a routine request
+    'The newsletter headline said "data breach" and scared my mother.',
+    "> My solicitor will be in touch.",
+    "I heard on the radio about a data breach at another phone company.",
+    "Please add my solicitor's address to the account as a second contact.",
+    "I hold a lasting power of attorney for my father's account.",
+    "Please move my hospital appointment reminder to the new number.",
+    "We replaced the smoke alarms in the flat last month.",
+    # negated anywhere in the clause
+    "I have no reason to think the account has been hacked.",
+    "I am not going to take you to court over twenty pounds.",
 ])
 def test_rule_does_not_fire(text: str) -> None:
     outcome = apply_rules(text, "low")

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from ingestd import casework
 from ingestd.cli import _register, cli
 from ingestd.errors import IngestdError
-from ingestd.procedure import actions
 from storage import Case, Event
 from tests.procedure_support import (
     Clock,
@@ -94,10 +94,10 @@ def test_status_changes_are_events_and_bad_ones_refused(
     with services.factory() as session, session.begin():
         case = session.scalars(select(Case)).one()
         for status in ("investigating", "resolved", "closed", "investigating", "resolved"):
-            actions.change_status(session, services, case, status, actor="bob", at=clock.now,
+            casework.change_status(session, services, case, status, actor="bob", at=clock.now,
                                   note=f"to {status}")
         with pytest.raises(IngestdError, match="cannot go from resolved to new"):
-            actions.change_status(session, services, case, "new", actor="bob", at=clock.now)
+            casework.change_status(session, services, case, "new", actor="bob", at=clock.now)
         history = [(e.old, e.new, e.actor) for e in case.events if e.kind == "status"]
     assert history[1:] == [("new", "investigating", "bob"), ("investigating", "resolved", "bob"),
                            ("resolved", "closed", "bob"), ("closed", "investigating", "bob"),

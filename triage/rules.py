@@ -82,8 +82,14 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")", re.IGNORECASE)
 
 
+_COUNSEL = r"(?:lawyers?|solicitors?|attorneys?)\b"
 _LEGAL = _rx(
-    r"lawyers?\b", r"solicitors?\b", r"attorneys?\b", r"legal (?:action|proceedings|steps)",
+    r"(?:my|our) " + _COUNSEL + r"(?: \w+)? (?:will|is|are|has|have|had|'s|advised|says|said|"
+    r"wrote|writes|told)",
+    r"(?:contact|consult|instruct|call|hire|engag|involv|see|get|speak\w* (?:to|with)|"
+    r"talk\w* to|pass\w* (?:this|it|the matter)(?: on)? to|hand\w* (?:this|it)(?: over)? to|"
+    r"forward\w* (?:this|it) to)\w* (?:a|my|our|the|with) " + _COUNSEL,
+    r"legal (?:action|proceedings|steps)",
     r"letter before action", r"(?:will|going to|gonna|to|shall|'ll|and|I) sue\b", r"suing\b",
     r"(?:to|in|into) court\b", r"court (?:action|case|claim)", r"small claims",
     r"ombudsman", r"regulators?\b", r"trading standards", r"FCA\b", r"ICO\b", r"Ofcom\b",
@@ -97,10 +103,16 @@ _LEGAL = _rx(
     r"acciones legales", r"aepd\b", r"ante consumo",
 )
 _HARM = _rx(
-    r"injur(?:ed|y|ies)", r"hurt\b", r"burn(?:ed|t|s|ing)?\b", r"caught fire", r"on fire",
+    r"injur(?:ed|y|ies)", r"hurt\b", r"burn(?:ed|t|s|ing)?\b(?! (?:toast|smell))",
+    r"caught fire", r"on fire",
     r"fire (?:brigade|department|hazard)", r"set fire", r"burst into flames", r"flames\b",
-    r"smoke\b", r"electric(?:al)? shock", r"electrocut", r"chok(?:ed|ing|e)\b", r"hospital",
-    r"ambulance", r"A&E\b", r"emergency room", r"explod(?:ed|es)", r"explosion",
+    r"smoke\b(?! (?:alarm|detector)s?)", r"electric(?:al)? shock", r"electrocut",
+    r"chok(?:ed|ing|e)\b",
+    r"(?:taken|rushed|admitted|went|gone|ended up|sent|straight|spent the night) (?:to |in |into )?"
+    r"(?:the |a )?(?:hospital|A&E|emergency room)",
+    r"(?:in|at) (?:the )?hospital (?:with|after|because|overnight)",
+    r"(?:called|call|needed|need) (?:an? )?ambulance", r"ambulance (?:came|took|was called)",
+    r"explod(?:ed|es)", r"explosion",
     r"allergic reaction", r"anaphyla", r"stitches", r"blew off",
     r"verletz", r"verbrenn", r"feuer\b", r"rauch\b", r"stromschlag", r"krankenhaus",
     r"erstick", r"bless(?:é|ée|és|ure)", r"br[uû]l", r"incendie", r"pris feu", r"fum[ée]e",
@@ -152,34 +164,46 @@ TEXT_RULES: tuple[Rule, ...] = (
 _NEGATIONS = frozenset({
     "no", "not", "never", "nobody", "noone", "nothing", "without", "neither", "nor", "none",
     "kein", "keine", "keinen", "nicht", "niemand", "ohne", "nie", "pas", "aucun", "aucune",
-    "sans", "jamais", "ni", "ningún", "ninguna", "nadie", "sin", "nunca",
+    "sans", "jamais", "ni", "ningún", "ninguna", "nadie", "sin", "nunca", "não", "nem",
+    "nenhum", "ninguém", "non", "nessuno", "niente", "mai", "niet", "geen", "nooit",
 })
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 
 
+_COMMITMENT = re.compile(r"\b(?:will|shall|going to|gonna|werde|werden|vais|voy)\b|'ll\b")
+_CLAUSE_END = re.compile(r"[.!?;:\n]|, but\b| but\b")
+
+
+def _clause_before(text: str, start: int) -> str:
+    """The clause that ends at ``start``, lower-cased (at most 120 characters of it)."""
+    return _CLAUSE_END.split(text[max(0, start - 120) : start].lower())[-1]
+
+
 def _negated(text: str, start: int) -> bool:
-    """True when one of the three words before ``start`` (same sentence) negates it."""
-    before = _SENTENCE_END.split(text[max(0, start - 60) : start])[-1]
-    words = re.findall(r"[\w']+", before.lower())[-3:]
-    for i, word in enumerate(words):
-        if word in _NEGATIONS or word.endswith("n't") or word.startswith("n'"):
-            return True
-        if word == "one" and i > 0 and words[i - 1] == "no":
-            return True
-    return False
+    """True when the clause before ``start`` holds a negation ("nobody's been hurt",
+    "I have no reason to think it was hacked", "nicht verletzt").
+
+    After a commitment ("... I will go to the ombudsman") only the commitment and what
+    follows it count: the "not" of "if this is not fixed by Friday" takes nothing back.
+    """
+    clause = _clause_before(text, start)
+    commitments = list(_COMMITMENT.finditer(clause))
+    if commitments:
+        head = clause[: commitments[-1].start()].split()[-2:]  # "I am not going to ..."
+        clause = " ".join([*head, clause[commitments[-1].start():]])
+    words = re.findall(r"[\w']+", clause)
+    return any(word in _NEGATIONS or word.endswith("n't") or word.startswith("n'")
+               or word in ("nobody's", "no-one", "isn't", "wasn't")
+               for word in words)
 
 
 _HYPOTHETICAL = re.compile(
     r"\b(?:if|could|might|would|may|maybe|perhaps|hope|hopefully|imagine|suppose|case|whether"
+    r"|thought|wondered|worried|afraid|feared|convinced|joked|jokingly|heard|read|news"
+    r"|radio|article|newspaper|policy|insurance against|before|unless|until"
     r"|wenn|falls|k[öo]nnte|w[üu]rde|vielleicht|si|pourrait|peut-[êe]tre|podr[íi]a|quiz[áa]s"
     r"|potrebbe|zou|misschien|poderia)\b")
-_COMMITMENT = re.compile(
-    r"\b(?:will|shall|going to|gonna|have|has|had|am|werde|werden|habe|vais|ai|voy|he)\b|'ll\b")
 _QUOTED = re.compile(r'"[^"\n]{1,200}"|“[^”\n]{1,200}”|«[^»\n]{1,200}»|^\s*>.*$', re.M)
-
-
-def _clause_before(text: str, start: int) -> str:
-    return _SENTENCE_END.split(text[max(0, start - 120) : start])[-1].lower()
 
 
 def _hypothetical(text: str, end: int) -> bool:
@@ -197,7 +221,7 @@ def _quoted_spans(text: str) -> list[tuple[int, int]]:
 def _fires(rule: Rule, text: str) -> bool:
     spans = _quoted_spans(text)
     return any(
-        not (_negated(text, m.start()) or _hypothetical(text, m.end())
+        not (_negated(text, m.end()) or _hypothetical(text, m.end())
              or any(a <= m.start() < b for a, b in spans))
         for m in rule.pattern.finditer(text)
     )

@@ -160,10 +160,12 @@ class _Tasks:
         return fit_pipeline(union, matrix[self.rows[task]], self.labels[task], choice.setting)
 
 
-def _fit_escalation(tasks: _Tasks, step: Step) -> tuple[Choice, Any, float]:
+def _fit_escalation(tasks: _Tasks, step: Step,
+                    features: list[str] | None) -> tuple[Choice, Any, float]:
     step("choose: escalation")
     labels = tasks.labels["escalation"]
-    choice = choose(tasks.matrices("escalation"), labels, scoring="average_precision")
+    choice = choose(tasks.matrices("escalation"), labels, scoring="average_precision",
+                    feature_sets=features)
     step("threshold: escalation")
     matrix = tasks.matrices("escalation")[choice.setting.features]
     proba = out_of_fold_proba(matrix, labels, choice.setting)[:, 1]
@@ -185,14 +187,18 @@ def fit_classifier(
         )
     choices: dict[str, Choice] = {}
     fitted: dict[str, Any] = {}
+    features: list[str] | None = None  # severity and escalation read what category chose
     for task in ("category", "severity"):
         if task in tasks.labels:
             step(f"choose: {task}")
-            choices[task] = choose(tasks.matrices(task), tasks.labels[task])
+            choices[task] = choose(tasks.matrices(task), tasks.labels[task],
+                                   feature_sets=features)
             fitted[task] = tasks.fit(task, choices[task])
+            features = [choices[task].setting.features]
     meta: dict[str, Any] = {}
     if "escalation" in tasks.labels and "severity" in fitted:
-        choices["escalation"], fitted["escalation"], threshold = _fit_escalation(tasks, step)
+        choices["escalation"], fitted["escalation"], threshold = _fit_escalation(
+            tasks, step, features)
         meta["escalation_threshold"] = threshold
     elif base is not None and "severity" not in fitted:
         fitted.setdefault("escalation", base.escalation_model)

@@ -14,11 +14,10 @@ from typing import TextIO
 import click
 from sqlalchemy.orm import Session
 
-from ingestd.casework import get_case
+from ingestd import casework
+from ingestd.casework import STATUSES, correct_labels, get_case
 from ingestd.cli import App
 from ingestd.cli.cases import cases
-from ingestd.procedure import actions
-from ingestd.workflow import STATUSES, correct_labels
 from storage import Case, transaction
 
 ACTOR_ENV = "INGESTD_ACTOR"
@@ -50,7 +49,7 @@ def _work(app: App, reference: str, change: Callable[[Session, Case], object]) -
 def assign_command(app: App, reference: str, agent: str, note: str | None, actor: str) -> None:
     """Give a case to AGENT."""
     now = app.services.clock()
-    _work(app, reference, lambda s, c: actions.assign(s, c, agent, actor=actor, at=now, note=note))
+    _work(app, reference, lambda s, c: casework.assign(s, c, agent, actor=actor, at=now, note=note))
 
 
 @cases.command("status")
@@ -63,7 +62,7 @@ def status_command(app: App, reference: str, status: str, note: str | None, acto
     """Move a case to STATUS (new, acknowledged, investigating, resolved, closed)."""
     services = app.services
     now = services.clock()
-    _work(app, reference, lambda s, c: actions.change_status(
+    _work(app, reference, lambda s, c: casework.change_status(
         s, services, c, status, actor=actor, at=now, note=note))
 
 
@@ -95,12 +94,12 @@ def reply_command(app: App, reference: str, body_file: TextIO, actor: str) -> No
     body = body_file.read()
     services = app.services
     now = services.clock()
-    _work(app, reference, lambda s, c: actions.reply(s, services, c, body, actor=actor, at=now))
+    _work(app, reference, lambda s, c: casework.reply(s, services, c, body, actor=actor, at=now))
 
 
 @cases.command("recovery")
 @click.argument("reference")
-@click.argument("kind", type=click.Choice(actions.RECOVERY_KINDS))
+@click.argument("kind", type=click.Choice(casework.RECOVERY_KINDS))
 @click.option("--amount", help="Refund or compensation amount.")
 @click.option("--note")
 @actor_option
@@ -109,7 +108,7 @@ def recovery_command(app: App, *, reference: str, kind: str, amount: str | None,
                      actor: str) -> None:
     """Record a service-recovery action: apology, replacement, refund or compensation."""
     now = app.services.clock()
-    _work(app, reference, lambda s, c: actions.record_recovery(
+    _work(app, reference, lambda s, c: casework.record_recovery(
         s, c, kind, actor=actor, at=now, amount=amount, note=note))
 
 
@@ -123,7 +122,7 @@ def corrective_command(app: App, reference: str, root_cause: str, action_taken: 
                        actor: str) -> None:
     """Record the root cause and the corrective action taken."""
     now = app.services.clock()
-    _work(app, reference, lambda s, c: actions.record_corrective_action(
+    _work(app, reference, lambda s, c: casework.record_corrective_action(
         s, c, root_cause=root_cause, action=action_taken, actor=actor, at=now))
 
 

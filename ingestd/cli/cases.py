@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ingestd.casework import CaseFilter, detail, get_case, list_cases
+from ingestd.casework import STATUSES, CaseFilter, detail, get_case, list_cases
 from ingestd.cli import App
 from ingestd.cli.output import emit_json, table
-from ingestd.workflow import STATUSES
 from triage.labels import SEVERITIES
 
 pass_app = click.make_pass_decorator(App)

@@ -27,8 +27,8 @@ def run(app: App, once: bool, as_json: bool) -> None:
         from ingestd.daemon import Daemon  # noqa: PLC0415
 
         sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
-    from ingestd.drain import drain_all, release_leases  # noqa: PLC0415
-    from ingestd.services import build_sender  # noqa: PLC0415
+    from ingestd.casework import build_sender  # noqa: PLC0415
+    from ingestd.intake import drain_all, release_leases  # noqa: PLC0415
 
     services = app.services
     services.model.get()  # a missing or unsafe model stops here, not in every message
@@ -60,7 +60,7 @@ def run(app: App, once: bool, as_json: bool) -> None:
 @pass_app
 def deliver(app: App, source: str) -> None:
     """Take one message on standard input (an MTA pipe); exit 75 means try again later."""
-    from ingestd.drain import store_and_process  # noqa: PLC0415
+    from ingestd.intake import store_and_process  # noqa: PLC0415
 
     raw = sys.stdin.buffer.read()
     if not raw.strip():
@@ -146,8 +146,8 @@ def quarantine_show(app: App, entry: int, raw: bool) -> None:
 @pass_app
 def quarantine_retry(app: App, entries: tuple[int, ...]) -> None:
     """Run quarantined messages again (all of them, or the given ids)."""
+    from ingestd.casework import build_sender  # noqa: PLC0415
     from ingestd.pipeline import retry_quarantined  # noqa: PLC0415
-    from ingestd.services import build_sender  # noqa: PLC0415
 
     stats = retry_quarantined(app.services, list(entries) or None)
     build_sender(app.services).deliver_pending()

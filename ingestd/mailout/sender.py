@@ -25,11 +25,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestd import workflow
 from ingestd.config import SmtpConfig
 from ingestd.errors import StorageError
 from ingestd.instance import gone
-from storage import Case, Outbox, transaction
+from storage import Outbox, transaction
 
 log = structlog.get_logger("ingestd.sender")
 CLAIM = timedelta(minutes=5)
@@ -51,8 +50,10 @@ class Sender:
     """Delivers pending outbox rows through SMTP or into a folder of .eml files."""
 
     def __init__(self, config: SmtpConfig, factory: sessionmaker[Session],
-                 clock: Callable[[], datetime], owner: str) -> None:
+                 clock: Callable[[], datetime], owner: str,
+                 on_sent: Callable[[Session, Outbox, datetime], None] | None = None) -> None:
         self.config, self.factory, self.clock, self.owner = config, factory, clock, owner
+        self.on_sent = on_sent  # told of each delivered row, in the transaction that marks it
         self._smtp: smtplib.SMTP | None = None
 
     def deliver_pending(self, limit: int = 100) -> SendStats:
@@ -175,8 +176,8 @@ class Sender:
             if row.state != "sent":
                 row.attempts += 1
             row.state, row.sent_at, row.response, row.claimed_until = "sent", now, response, None
-            if not tentative and row.kind.startswith("acknowledgment") and row.case_id:
-                _acknowledged(session, row.case_id, now)
+            if not tentative and self.on_sent is not None:
+                self.on_sent(session, row, now)
         if not tentative:
             log.info("mail_sent", outbox_id=row_id, response=response)
 
@@ -230,10 +231,3 @@ def _check(reply: tuple[int, bytes], what: str, expect: int = 250) -> None:
     if 500 <= code < 600:
         raise PermanentFailure(text)
     raise smtplib.SMTPResponseException(code, text)
-
-
-def _acknowledged(session: Session, case_id: int, at: datetime) -> None:
-    case = session.get(Case, case_id)
-    if case is not None and case.status == "new":
-        workflow.set_status(session, case, "acknowledged", actor="ingestd", at=at,
-                            note="acknowledgment sent")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.procedure.deadlines import followup_due
 from storage import Case
 
@@ -86,13 +86,13 @@ def send_due_followups(session: Session, services: Services, cases: list[Case],
 def _send(session: Session, services: Services, case: Case, now: datetime) -> bool:
     if not case.customer_address:
         return False
-    latest = workflow.latest_inbound(session, case)
+    latest = casework.latest_inbound(session, case)
     draft = services.composer.compose(
         "followup", case.customer_address, case.reference or "",
-        workflow.case_view(case, services.calendar.zone),
+        casework.case_view(case, services.calendar.zone),
         in_reply_to=latest.message_id if latest else None)
-    workflow.enqueue(session, draft, case, key=f"followup:{case.id}", at=now, to_customer=True)
+    casework.enqueue(session, draft, case, key=f"followup:{case.id}", at=now, to_customer=True)
     case.followup_sent_at = now
-    workflow.record(session, case, "followup", actor="ingestd", at=now,
+    casework.record(session, case, "followup", actor="ingestd", at=now,
                     new=case.customer_address, note="satisfaction request sent")
     return True

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.procedure.deadlines import (
     MAX_LEVEL,
     STEPS,
@@ -105,7 +105,7 @@ def _escalate_batch(session: Session, services: Services, cases: Sequence[Case],
         _count_breaches(case, report)
         target, reason = level_due(services, case, report.now)
         for level in range(case.escalation_level + 1, target + 1):
-            if workflow.escalate(session, case, level, reason=reason(level),
+            if casework.escalate(session, case, level, reason=reason(level),
                                  composer=services.composer,
                                  address=services.settings.escalation.address(level),
                                  at=report.now):

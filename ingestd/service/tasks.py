@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import structlog
 
+from ingestd.casework import build_sender
 from ingestd.privacy import purge_expired
 from ingestd.procedure.sweep import sweep as run_sweep
 from ingestd.service.metrics import Metrics
-from ingestd.services import Services, build_sender
+from ingestd.services import Services
 
 log = structlog.get_logger("ingestd.tasks")
 OUTBOX_INTERVAL = 2.0  # seconds between looks for retries that fell due

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import structlog
 
+from ingestd import intake
 from ingestd.config import MailboxConfig, MaildirConfig
-from ingestd.drain import DrainReport, drain_maildir
-from ingestd.service.folder import drain_folder, hold_lease, process
+from ingestd.intake import DrainReport, StoreResult, drain_maildir
+from ingestd.pipeline import Processed, process_pending
 from ingestd.service.health import Health
 from ingestd.service.metrics import Metrics
 from ingestd.services import Services
@@ -31,6 +32,7 @@ IDLE_CHECK = 1.0  # seconds per idle_check: how soon a stop request or a lease r
 SILENCE_CHECK = 120.0  # leave IDLE after this long without a word from the server
 STANDBY_RETRY = 5.0  # how often a standby instance asks for the lease again
 BACKOFF_BASE, BACKOFF_MAX = 0.5, 60.0
+PROCESS_BATCH = 20  # messages per transaction: short write locks, quick to stop
 
 
 def reconnect_delay(attempt: int) -> float:
@@ -107,12 +109,11 @@ class ImapWatcher(Watcher):
             source.close()
 
     def _watch(self, source: ImapSource) -> None:
-        services, stop = self.shared.services, self.shared.stop
+        stop = self.shared.stop
         idle = self.config.idle and source.supports_idle()
         log.info("watching", mailbox=self.mailbox, folder=self.folder, idle=idle)
         while not stop.is_set() and self._lease():
-            stored, last_uid = drain_folder(services, source, self.folder, self.shared.metrics,
-                                            stop)
+            stored, last_uid = self._drain(source)
             self.drained(stored)
             if stop.is_set():
                 return
@@ -121,9 +122,28 @@ class ImapWatcher(Watcher):
             else:
                 self._poll_wait()
 
+    def _drain(self, source: ImapSource) -> tuple[int, int]:
+        """Store every new message of the folder and process it: (messages stored, last UID).
+
+        Processing goes in small batches that stop between messages when the daemon is
+        asked to stop; whatever is left stays pending and is processed next time.
+        """
+        stored = 0
+
+        def after_batch(result: StoreResult) -> bool:
+            nonlocal stored
+            stored += result.stored
+            self.shared.metrics.fetched(self.mailbox, self.folder, result.stored,
+                                        result.duplicates)
+            process(self.shared)
+            return not self.shared.stop.is_set()
+
+        last_uid = intake.drain_folder(self.shared.services, source, self.folder, after_batch)
+        return stored, last_uid
+
     def _lease(self) -> bool:
         self._lease_at = time.monotonic()
-        return hold_lease(self.shared.services, self.mailbox, self.folder)
+        return intake.take_lease(self.shared.services, self.mailbox, self.folder)
 
     def _lease_due(self) -> bool:
         renew_every = self.shared.services.settings.daemon.lease_seconds / 3
@@ -175,6 +195,15 @@ class MaildirWatcher(Watcher):
         report = DrainReport()
         drain_maildir(self.shared.services, MaildirSource(self.config), report)
         self.shared.metrics.fetched(self.mailbox, "", report.stored, report.duplicates)
-        process(self.shared.services, self.shared.metrics, self.shared.stop)
+        process(self.shared)
         self.drained(report.stored)
         self.shared.stop.wait(self.shared.services.settings.daemon.poll_interval)
+
+
+def process(shared: Shared) -> None:
+    """Process pending messages (any instance's) until none are left or stop is set."""
+    def counted(done: Processed) -> None:
+        shared.metrics.processed(done.row.source, done.state, done.outcome, done.seconds)
+
+    process_pending(shared.services, batch_size=PROCESS_BATCH, stop=shared.stop.is_set,
+                    on_done=counted)

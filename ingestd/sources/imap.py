@@ -20,7 +20,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from ingestd.config import MailboxConfig
 from ingestd.errors import AuthenticationError, SourceError
-from ingestd.ingest import Delivery
+from ingestd.sources.delivery import Delivery
 
 ClientFactory = Callable[[MailboxConfig], IMAPClient]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ingestd.config import MaildirConfig
 from ingestd.errors import SourceError
-from ingestd.ingest import Delivery
+from ingestd.sources.delivery import Delivery
 
 MAILDIR_UIDVALIDITY = 0  # a Maildir file name never changes meaning
 

@@ -3,7 +3,7 @@ outgoing mail). Mail is enqueued here and sent by the sender, never inline."""
 
 from __future__ import annotations
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.pipeline.context import Context
 from ingestd.pipeline.loops import HOUR, over_rate_limit
 from storage import Suppression
@@ -16,13 +16,13 @@ def acknowledge(ctx: Context) -> None:
         return
     services, now = ctx.services, ctx.services.clock()
     reason = ctx.suppressed or _rate_limited(ctx)
-    view = workflow.case_view(case, services.calendar.zone)
+    view = casework.case_view(case, services.calendar.zone)
     if reason is None:
         kind = "acknowledgment_urgent" if case.escalate else "acknowledgment"
         draft = services.composer.compose(
             kind, case.customer_address or "", case.reference or "", view,
             in_reply_to=ctx.parsed.message_id, references=ctx.parsed.references)
-        workflow.enqueue(ctx.session, draft, case, key=f"ack:{case.id}", at=now, to_customer=True)
+        casework.enqueue(ctx.session, draft, case, key=f"ack:{case.id}", at=now, to_customer=True)
     else:
         ctx.session.add(Suppression(raw_message_id=ctx.raw.id, case_id=case.id,
                                     sender=ctx.parsed.sender_address, reason=reason, at=now))
@@ -48,4 +48,4 @@ def _notify_team(ctx: Context, view: dict[str, object]) -> None:
     draft = services.composer.compose(
         "team_notification", services.settings.routing.address(case.category),
         case.reference or "", view, headers=headers)
-    workflow.enqueue(ctx.session, draft, case, key=f"notify:{case.id}", at=services.clock())
+    casework.enqueue(ctx.session, draft, case, key=f"notify:{case.id}", at=services.clock())

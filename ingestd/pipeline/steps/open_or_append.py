@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.pipeline.context import Context
 from ingestd.procedure.followup_mail import confirms_solution
 from storage import Case, CaseMessage, Participant
@@ -40,7 +40,7 @@ def _append(ctx: Context, case: Case) -> None:
     ctx.session.add(CaseMessage(**_message_values(ctx, case)))
     answered = confirms_solution(case, ctx.parsed.reply_text)  # "solved, 5": stays resolved
     if case.status in {"resolved", "closed"} and not answered:
-        workflow.set_status(ctx.session, case, "investigating", actor=ctx.parsed.sender_address
+        casework.set_status(ctx.session, case, "investigating", actor=ctx.parsed.sender_address
                             or "customer", at=ctx.services.clock(), note="reopened by reply")
         ctx.outcome = "reply_reopened"
 
@@ -63,7 +63,7 @@ def _new_case(ctx: Context) -> Case:
     for address, name, role in _participants(ctx):
         rows.add(ctx.session, Participant, case_id=case.id, address=address, name=name,
                  role=role)
-    workflow.record(ctx.session, case, "status", actor="ingestd", at=now, new="new",
+    casework.record(ctx.session, case, "status", actor="ingestd", at=now, new="new",
                     note=f"received from {ctx.raw.source}")
     return case
 

@@ -6,7 +6,7 @@ does not reopen it); "not solved" records the answer and puts the case back to i
 
 from __future__ import annotations
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.pipeline.context import Context
 from ingestd.procedure.followup_mail import answers_followup
 
@@ -24,12 +24,12 @@ def record_followup(ctx: Context) -> None:
         case.satisfaction = answer.score
     if answer.solved is not None:
         case.solved_confirmed = answer.solved
-    workflow.record(ctx.session, case, "satisfaction", actor=actor, at=now,
+    casework.record(ctx.session, case, "satisfaction", actor=actor, at=now,
                     new=str(answer.score) if answer.score is not None else None,
                     note={True: "solved", False: "not solved", None: None}[answer.solved],
                     data={"score": answer.score, "solved": answer.solved})
     if answer.solved is False:
-        workflow.set_status(ctx.session, case, "investigating", actor=actor, at=now,
+        casework.set_status(ctx.session, case, "investigating", actor=actor, at=now,
                             note="customer says not solved")
         case.followup_due = None
     ctx.outcome = "followup_answer"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestd import workflow
+from ingestd import casework
 from ingestd.pipeline.context import Context
 from ingestd.procedure import compute_deadlines
 
@@ -19,6 +19,6 @@ def start_clocks(ctx: Context) -> None:
     case.resolve_due = deadlines.resolve_due
     if case.escalate:
         level = services.settings.sla.serious_start_level
-        workflow.escalate(ctx.session, case, level, reason="; ".join(
+        casework.escalate(ctx.session, case, level, reason="; ".join(
             (case.triage or {}).get("reasons", [])) or "triage", composer=services.composer,
             address=services.settings.escalation.address(level), at=services.clock())

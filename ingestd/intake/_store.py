@@ -16,20 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingestd.message import dedup_key, message_id_of
+from ingestd.sources.delivery import Delivery
 from storage import MessageKey, RawMessage
 from storage.ops import insert_ignore_many
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One mail as a source found it; `arrived_at` is when the server says it came in."""
-
-    source: str
-    raw: bytes
-    folder: str = ""
-    uidvalidity: int | None = None
-    uid: str | None = None
-    arrived_at: datetime | None = None
 
 
 @dataclass

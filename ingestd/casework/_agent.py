@@ -1,11 +1,9 @@
-"""What agents do to a case: assign, change status, reply, record recovery and corrective action.
-
-Every action is an event with actor, time and note (workflow.record); mail it causes goes
-through the outbox. Resolving a case starts the follow-up clock.
-"""
+"""What agents do to a case: assign, reply, record recovery and corrective action, correct
+the triage labels (training data from then on)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -13,16 +11,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestd import workflow
+from ingestd.casework._read import latest_inbound
+from ingestd.casework._record import enqueue, record
 from ingestd.errors import IngestdError
-from ingestd.procedure.deadlines import followup_due
 from storage import Case, CaseMessage
 
 if TYPE_CHECKING:
     from ingestd.services import Services
 
 RECOVERY_KINDS = ("apology", "replacement", "refund", "compensation")
-PICKED_UP = ("investigating", "resolved", "closed")
 
 
 def assign(session: Session, case: Case, agent: str, *, actor: str, at: datetime,
@@ -32,24 +29,10 @@ def assign(session: Session, case: Case, agent: str, *, actor: str, at: datetime
         raise IngestdError("give the agent a name: ingestd cases assign REF AGENT")
     if case.assignee == agent:
         return
-    workflow.record(session, case, "assign", actor=actor, at=at, old=case.assignee, new=agent,
-                    note=note)
+    record(session, case, "assign", actor=actor, at=at, old=case.assignee, new=agent,
+             note=note)
     case.assignee = agent
     if case.assigned_at is None:
-        case.assigned_at = at
-
-
-def change_status(session: Session, services: Services, case: Case, status: str, *,
-                  actor: str, at: datetime, note: str | None = None) -> None:
-    """Move the case on; resolving it sets when the satisfaction follow-up is due."""
-    if status not in workflow.STATUSES:
-        raise IngestdError(f"unknown status {status!r}; use one of {', '.join(workflow.STATUSES)}")
-    workflow.set_status(session, case, status, actor=actor, at=at, note=note)
-    if status == "resolved" and case.followup_sent_at is None:
-        case.followup_due = followup_due(at, services.settings.sla, services.calendar)
-    elif status == "investigating":
-        case.followup_due = None
-    if status in PICKED_UP and case.assigned_at is None:
         case.assigned_at = at
 
 
@@ -60,18 +43,18 @@ def reply(session: Session, services: Services, case: Case, body: str, *, actor:
         raise IngestdError(f"{case.reference}: the case has no customer address to reply to")
     if not body.strip():
         raise IngestdError("the reply is empty")
-    latest = workflow.latest_inbound(session, case)
+    latest = latest_inbound(session, case)
     subject = case.subject if case.subject.lower().startswith("re:") else f"Re: {case.subject}"
     draft = services.composer.compose(
         "agent_reply", case.customer_address, case.reference or "",
         {"body": body, "subject": subject.strip()},
         in_reply_to=latest.message_id if latest else None, automatic=False)
-    workflow.enqueue(session, draft, case, key=None, at=at, to_customer=True)
+    enqueue(session, draft, case, key=None, at=at, to_customer=True)
     session.flush()
     sent = session.scalars(select(CaseMessage).where(
         CaseMessage.message_id == draft.message_id)).one()
     sent.sender, sent.subject, sent.text = actor, subject, body
-    workflow.record(session, case, "reply", actor=actor, at=at, new=case.customer_address,
+    record(session, case, "reply", actor=actor, at=at, new=case.customer_address,
                     data={"message_id": draft.message_id})
     return sent
 
@@ -85,7 +68,7 @@ def record_recovery(session: Session, case: Case, kind: str, *, actor: str, at: 
              "at": at.isoformat()}
     actions = [*(case.recovery or {}).get("actions", []), entry]
     case.recovery = {"actions": actions, "latest": kind}
-    workflow.record(session, case, "recovery", actor=actor, at=at, new=kind, note=note,
+    record(session, case, "recovery", actor=actor, at=at, new=kind, note=note,
                     data={"amount": entry["amount"]})
     return entry
 
@@ -97,7 +80,7 @@ def record_corrective_action(session: Session, case: Case, *, root_cause: str, a
         raise IngestdError("give both --root-cause and --action")
     case.corrective_action = {"root_cause": root_cause.strip(), "action": action.strip(),
                               "actor": actor, "at": at.isoformat()}
-    workflow.record(session, case, "corrective_action", actor=actor, at=at,
+    record(session, case, "corrective_action", actor=actor, at=at,
                     new=root_cause.strip()[:200], note=action.strip())
 
 
@@ -111,3 +94,22 @@ def _amount(amount: str | None) -> str | None:
     if value < 0:
         raise IngestdError("--amount must not be negative")
     return str(value)
+
+
+def correct_labels(session: Session, case: Case, *, category: str | None, severity: str | None,
+                   actor: str, at: datetime, categories: Sequence[str]) -> None:
+    """An agent's correction of the triage: recorded, and used as training data from now on.
+
+    ``categories`` is the configured taxonomy (``[triage] categories``)."""
+    from triage.labels import SEVERITIES  # noqa: PLC0415  (only the names: no scikit-learn)
+
+    if category is not None and category not in categories:
+        raise IngestdError(f"unknown category {category!r}; use one of {', '.join(categories)}")
+    if severity is not None and severity not in SEVERITIES:
+        raise IngestdError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+    old = f"{case.category}/{case.severity}"
+    case.category = category or case.category
+    case.severity = severity or case.severity
+    case.labelled_by, case.labelled_at, case.needs_review = actor, at, False
+    record(session, case, "label", actor=actor, at=at, old=old,
+           new=f"{case.category}/{case.severity}")

@@ -1,9 +1,9 @@
-"""Read cases for agents: lists with filters and a full view of one case."""
+"""Reading cases: lists with filters, a full view of one case, the case as templates see it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -107,3 +107,29 @@ def _reference(session: Session, case_id: int | None) -> str | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def case_view(case: Case, zone: tzinfo = UTC) -> dict[str, Any]:
+    """The case as templates see it; times in `zone` (the team's, for customers' mail)."""
+    triage = case.triage or {}
+
+    def _fmt(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%A %d %B %Y, %H:%M %Z") if value else "not set"
+
+    return {
+        "reference": case.reference, "status": case.status, "subject": case.subject,
+        "customer_name": case.customer_name, "customer_address": case.customer_address,
+        "description": case.description, "category": case.category, "severity": case.severity,
+        "confidence": case.confidence, "needs_review": case.needs_review,
+        "escalation_level": case.escalation_level, "reasons": triage.get("reasons", []),
+        "assignee": case.assignee, "order_numbers": case.order_numbers or [],
+        "phone_numbers": case.phone_numbers or [], "flags": case.flags or [],
+        "received_at": _fmt(case.received_at), "acknowledge_due": _fmt(case.acknowledge_due),
+        "investigate_due": _fmt(case.investigate_due), "resolve_due": _fmt(case.resolve_due),
+    }
+
+
+def latest_inbound(session: Session, case: Case) -> CaseMessage | None:
+    return session.scalar(select(CaseMessage).where(
+        CaseMessage.case_id == case.id, CaseMessage.direction == "in")
+        .order_by(CaseMessage.id.desc()).limit(1))

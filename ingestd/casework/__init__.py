@@ -1,0 +1,61 @@
+"""Case work: every change to a case goes through here, and so does every read of one.
+
+Status (with the procedure's allowed moves), assignment, replies, recovery and corrective
+action, label corrections, escalation and the acknowledgment's effect each record their event
+and queue the mail they cause in the same transaction. The pipeline, the procedure's sweep,
+the sender's callback and the commands only call this package; none writes a case itself.
+"""
+
+from ingestd.casework._agent import (
+    RECOVERY_KINDS,
+    assign,
+    correct_labels,
+    record_corrective_action,
+    record_recovery,
+    reply,
+)
+from ingestd.casework._escalation import LEVEL_ROLES, escalate
+from ingestd.casework._read import (
+    CaseFilter,
+    case_view,
+    detail,
+    get_case,
+    latest_inbound,
+    list_cases,
+    summary,
+)
+from ingestd.casework._record import enqueue, record
+from ingestd.casework._sender import build_sender
+from ingestd.casework._status import (
+    PICKED_UP,
+    STATUSES,
+    acknowledgment_sent,
+    change_status,
+    set_status,
+)
+
+__all__ = [
+    "LEVEL_ROLES",
+    "PICKED_UP",
+    "RECOVERY_KINDS",
+    "STATUSES",
+    "CaseFilter",
+    "acknowledgment_sent",
+    "assign",
+    "build_sender",
+    "case_view",
+    "change_status",
+    "correct_labels",
+    "detail",
+    "enqueue",
+    "escalate",
+    "get_case",
+    "latest_inbound",
+    "list_cases",
+    "record",
+    "record_corrective_action",
+    "record_recovery",
+    "reply",
+    "set_status",
+    "summary",
+]

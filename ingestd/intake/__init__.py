@@ -1,0 +1,23 @@
+"""Intake: fetch mail, keep its raw bytes durably, and hand it to the pipeline, in one path
+for IMAP folders, Maildir directories and standard input.
+
+Raw bytes are committed (with the source's new state) before a source is told anything, so
+a crash before the commit re-fetches a batch and a crash after it skips it; deduplication on
+the delivery location and on Message-ID plus body digest happens in the same transaction.
+``run --once`` calls ``drain_all``; the daemon's folder watchers call ``drain_folder`` with
+their own after-batch work; ``deliver`` calls ``store_and_process``.
+"""
+
+from ingestd.intake._drain import DrainReport, drain_all, drain_maildir, store_and_process
+from ingestd.intake._folders import (
+    commit_batch,
+    drain_folder,
+    release_leases,
+    resync,
+    take_lease,
+)
+from ingestd.intake._store import StoreResult, store
+
+__all__ = ["DrainReport", "StoreResult", "commit_batch", "drain_all", "drain_folder",
+           "drain_maildir", "release_leases", "resync", "store", "store_and_process",
+           "take_lease"]
