@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import Account, DovecotServer  # noqa: E402
-from tests.support import ConfigSpec, MailboxSpec, complaint, write_config  # noqa: E402
+from tests.servers import Account, DovecotServer  # noqa: E402  (after sys.path gains the repository root)
+from tests.support import ConfigSpec, MailboxSpec, complaint, write_config  # noqa: E402  (after sys.path gains the repository root)
 
 HELDOUT = ROOT / "triage" / "data" / "heldout.jsonl"
 DEFAULT_MODEL = ROOT / "models" / "current.skops"

@@ -15,15 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import f1_score  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402  (after sys.path gains the repository root)
+from sklearn.linear_model import LogisticRegression  # noqa: E402  (after sys.path gains the repository root)
+from sklearn.metrics import f1_score  # noqa: E402  (after sys.path gains the repository root)
+from sklearn.pipeline import Pipeline  # noqa: E402  (after sys.path gains the repository root)
 
-from triage import Classifier  # noqa: E402
-from triage.features import compose_text  # noqa: E402
-from triage.records import LabelledText, load_records  # noqa: E402
-from triage.train import fit_classifier  # noqa: E402
+from triage import Classifier  # noqa: E402  (after sys.path gains the repository root)
+from triage.features import compose_text  # noqa: E402  (after sys.path gains the repository root)
+from triage.records import LabelledText, load_records  # noqa: E402  (after sys.path gains the repository root)
+from triage.train import fit_classifier  # noqa: E402  (after sys.path gains the repository root)
 
 DATA = ROOT / "triage" / "data"
 

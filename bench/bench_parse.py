@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from email import message_from_bytes  # noqa: E402
-from email.policy import compat32, default  # noqa: E402
+from email import message_from_bytes  # noqa: E402  (after sys.path gains the repository root)
+from email.policy import compat32, default  # noqa: E402  (after sys.path gains the repository root)
 
-from ingestd.message import parse_bytes  # noqa: E402
+from ingestd.message import parse_bytes  # noqa: E402  (after sys.path gains the repository root)
 
 
 def corpus(count: int) -> list[bytes]:

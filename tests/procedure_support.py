@@ -140,9 +140,9 @@ def write_config(tmp_path: Path, db_url: str) -> Path:
 
 def run_cli(config: Path, *args: str) -> str:
     """Run `ingestd --config CONFIG ARGS...`; fail the test on a non-zero exit."""
-    from click.testing import CliRunner  # noqa: PLC0415
+    from click.testing import CliRunner  # noqa: PLC0415  (loaded where used, after the test has set up)
 
-    from ingestd.cli import _register, cli  # noqa: PLC0415
+    from ingestd.cli import _register, cli  # noqa: PLC0415  (loaded where used, after the test has set up)
 
     _register()
     result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)

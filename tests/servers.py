@@ -476,7 +476,7 @@ class DovecotServer:
 
         Use as ``with server.connect(acct) as imap: ...`` (logs out at the end).
         """
-        import imapclient  # noqa: PLC0415 - keep plugin import light
+        import imapclient  # noqa: PLC0415  (keeps the pytest plugin import light)
 
         if self.tls is not None:
             client = imapclient.IMAPClient(
@@ -683,7 +683,7 @@ class SmtpSink:
                 return f"{self.refuse_code} 4.3.0 Test sink refuses temporarily, try again later"
         return None
 
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
+    async def handle_MAIL(  # noqa: N802  (aiosmtpd names its hooks so)
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         refusal = self._refusal("mail")
@@ -693,7 +693,7 @@ class SmtpSink:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+    async def handle_RCPT(  # noqa: N802  (aiosmtpd names its hooks so)
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         refusal = self._refusal("rcpt")
@@ -703,7 +703,7 @@ class SmtpSink:
         envelope.rcpt_options.extend(options)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
+    async def handle_DATA(  # noqa: N802  (aiosmtpd names its hooks so)
         self, server: Any, session: Any, envelope: Any
     ) -> str:
         refusal = self._refusal("data")
@@ -727,7 +727,7 @@ class SmtpSink:
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> Any:
-        from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: PLC0415
+        from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: PLC0415  (loaded where used, after the test has set up)
 
         ok = (
             isinstance(auth_data, LoginPassword)
@@ -739,7 +739,7 @@ class SmtpSink:
     # ---- control
 
     def start(self) -> None:
-        from aiosmtpd.controller import Controller  # noqa: PLC0415
+        from aiosmtpd.controller import Controller  # noqa: PLC0415  (loaded where used, after the test has set up)
 
         if self._controller is not None:
             return
@@ -817,7 +817,7 @@ class PgServer:
     prefix = "ingestd_t_"
 
     def __init__(self) -> None:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # noqa: PLC0415  (loaded where used, after the test has set up)
 
         self.host = os.environ.get("INGESTD_TEST_PG_HOST", LOOPBACK)
         self.port = int(os.environ.get("INGESTD_TEST_PG_PORT", "5432"))

@@ -39,7 +39,7 @@ from tests.support import ConfigSpec, MailboxSpec, complaint, run_cli, write_con
 
 MAILS = int(os.environ.get("INGESTD_CRASH_MAILS", "120"))
 KILLS = int(os.environ.get("INGESTD_CRASH_KILLS", "15"))
-SEED = int(os.environ.get("INGESTD_CRASH_SEED", str(random.randrange(1 << 30))))  # noqa: S311
+SEED = int(os.environ.get("INGESTD_CRASH_SEED", str(random.randrange(1 << 30))))  # noqa: S311  (a reproducible crash schedule, not cryptography)
 # A killed run holds its folder lease: keep it short so the restart can take over at once.
 FAST_LEASE = "[daemon]\nlease_seconds = 1\n"
 
@@ -140,7 +140,7 @@ def _terminate_backends(pg_admin_url: str, dbname: str, stop: threading.Event,
 
 def test_database_connections_dropped_while_draining(tmp_path, dovecot, smtp_sink, fresh_pg_url,
                                                      zygote):
-    rng = random.Random(SEED)  # noqa: S311
+    rng = random.Random(SEED)  # noqa: S311  (a reproducible crash schedule, not cryptography)
     mails = max(MAILS // 2, 60)
     account = dovecot.new_user("pgdrop")
     dovecot.append(account, [complaint(n) for n in range(mails)])

@@ -45,7 +45,7 @@ class Introspection:
 
             do_GET = do_POST  # noqa: N815  (the http.server hook name)
 
-            def _json(handler, data: dict[str, Any]) -> None:  # noqa: N805
+            def _json(handler, data: dict[str, Any]) -> None:  # noqa: N805  (the handler instance, named apart from the test class)
                 payload = json.dumps(data).encode()
                 handler.send_response(200)
                 handler.send_header("Content-Type", "application/json")
@@ -53,7 +53,7 @@ class Introspection:
                 handler.end_headers()
                 handler.wfile.write(payload)
 
-            def log_message(handler, *args: Any) -> None:  # noqa: N805
+            def log_message(handler, *args: Any) -> None:  # noqa: N805  (the handler instance, named apart from the test class)
                 pass
 
         self.username = ""

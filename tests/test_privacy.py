@@ -13,6 +13,7 @@ from ingestd import casework
 from ingestd.pipeline import retry_quarantined
 from ingestd.privacy import erase, export, purge_expired
 from ingestd.qa import sample, verdict
+from ingestd.services import Services
 from storage import Case, CaseMessage, Event, Outbox, Participant, Quarantine, RawMessage
 from tests.procedure_support import (
     Clock,
@@ -30,7 +31,7 @@ ANN = "ann@example.test"
 
 
 @pytest.fixture
-def two_customers(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def two_customers(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Services:
     services = make_services(db_url, tmp_path, Clock(NOW))
     use_triage(monkeypatch, fixed_triage("billing", "high"))
     receive(services, mail(ANN, "Charged twice for order 123456",
@@ -42,7 +43,7 @@ def two_customers(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return services
 
 
-def test_export_has_everything_about_the_customer(two_customers: object, db_url: str,
+def test_export_has_everything_about_the_customer(two_customers: Services, db_url: str,
                                                   tmp_path: Path) -> None:
     data = json.loads(run_cli(write_config(tmp_path, db_url), "privacy", "export", ANN))
     assert [c["reference"] for c in data["cases"]] == ["CMP-2026-000001"]
@@ -55,15 +56,15 @@ def test_export_has_everything_about_the_customer(two_customers: object, db_url:
     assert {m["kind"] for m in data["mail_sent"]} == {"acknowledgment"}
 
 
-def test_erase_removes_personal_data_and_keeps_statistics(two_customers: object) -> None:
+def test_erase_removes_personal_data_and_keeps_statistics(two_customers: Services) -> None:
     services = two_customers
-    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+    with services.factory() as session, session.begin():
         case = session.scalars(select(Case).where(Case.reference == "CMP-2026-000001")).one()
         casework.record_recovery(session, case, "refund", actor="bob", at=NOW, amount="10",
                                 note="Ann wanted it on her Visa")
         done = erase(session, ANN, actor="dpo", at=NOW)
     assert (done.cases, done.raw_messages) == (1, 2)
-    with services.factory() as session:  # type: ignore[attr-defined]
+    with services.factory() as session:
         case = session.scalars(select(Case).where(Case.reference == "CMP-2026-000001")).one()
         assert (case.customer_name, case.customer_address) == (None, None)
         assert (case.subject, case.description, case.order_numbers, case.phone_numbers) == (
@@ -85,20 +86,20 @@ def test_erase_removes_personal_data_and_keeps_statistics(two_customers: object)
     assert export_is_empty(services)
 
 
-def test_export_and_erase_take_the_mail_no_case_holds(two_customers: object) -> None:
+def test_export_and_erase_take_the_mail_no_case_holds(two_customers: Services) -> None:
     """An ignored out-of-office and a quarantined mail from Ann are her data too."""
     services = two_customers
     away = mail(ANN, "Out of office", "Back on Monday.", "ooo@ann.example", NOW).replace(
         b"Subject:", b"Auto-Submitted: auto-replied\nSubject:")
-    receive(services, away)  # type: ignore[arg-type]
-    receive(services, b"garbage first line\nFrom: Ann <ann@example.test>\n\nmy card 4111")  # type: ignore[arg-type]
-    receive(services, b"garbage first line\nFrom: Bo <bo@example.test>\n\nhello")  # type: ignore[arg-type]
-    with services.factory() as session:  # type: ignore[attr-defined]
+    receive(services, away)
+    receive(services, b"garbage first line\nFrom: Ann <ann@example.test>\n\nmy card 4111")
+    receive(services, b"garbage first line\nFrom: Bo <bo@example.test>\n\nhello")
+    with services.factory() as session:
         texts = [r["text"] for r in export(session, ANN)["raw_messages"]]
     assert len(texts) == 4 and "Back on Monday." in texts[2] and "my card 4111" in texts[3]
-    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+    with services.factory() as session, session.begin():
         assert erase(session, ANN, actor="dpo", at=NOW).raw_messages == 4
-    with services.factory() as session:  # type: ignore[attr-defined]
+    with services.factory() as session:
         left = session.scalars(select(RawMessage.raw).where(RawMessage.raw.is_not(None))).all()
         assert len(left) == 2 and all(ANN.encode() not in raw for raw in left)  # Bo's two
         entries = {q.raw_message_id: q for q in session.scalars(select(Quarantine))}
@@ -109,43 +110,43 @@ def test_export_and_erase_take_the_mail_no_case_holds(two_customers: object) -> 
     assert export_is_empty(services)
 
 
-def export_is_empty(services: object) -> bool:
-    with services.factory() as session:  # type: ignore[attr-defined]
+def export_is_empty(services: Services) -> bool:
+    with services.factory() as session:
         data = export(session, ANN)
     return data["cases"] == [] and data["raw_messages"] == [] and data["mail_sent"] == []
 
 
-def test_purge_deletes_old_closed_cases_with_raw_mail(two_customers: object) -> None:
+def test_purge_deletes_old_closed_cases_with_raw_mail(two_customers: Services) -> None:
     services = two_customers
-    days = services.settings.retention.closed_case_days  # type: ignore[attr-defined]
-    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+    days = services.settings.retention.closed_case_days
+    with services.factory() as session, session.begin():
         old, recent = session.scalars(select(Case).order_by(Case.id)).all()
         for case, closed in ((old, NOW - timedelta(days=days + 1)),
                              (recent, NOW - timedelta(days=days - 1))):
             case.status, case.closed_at = "closed", closed
-    report = purge_expired(services, NOW)  # type: ignore[arg-type]
+    report = purge_expired(services, NOW)
     assert (report.cases, report.raw_messages) == (1, 2)
-    with services.factory() as session:  # type: ignore[attr-defined]
+    with services.factory() as session:
         assert session.scalars(select(Case.reference)).all() == ["CMP-2026-000002"]
         assert session.scalar(select(func.count()).select_from(RawMessage)) == 1
         for table in (CaseMessage, Event, Outbox):
-            rows = session.scalars(select(table.case_id)).all()  # type: ignore[attr-defined]
+            rows = session.scalars(select(table.case_id)).all()
             assert set(rows) <= {recent.id}
-    assert purge_expired(services, NOW).cases == 0  # type: ignore[arg-type]
+    assert purge_expired(services, NOW).cases == 0
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # logic only: one backend
-def test_qa_sample_and_verdict(two_customers: object, db_url: str, tmp_path: Path) -> None:
+def test_qa_sample_and_verdict(two_customers: Services, db_url: str, tmp_path: Path) -> None:
     services = two_customers
     config = write_config(tmp_path, db_url)
-    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+    with services.factory() as session, session.begin():
         for case in session.scalars(select(Case)):
             case.status, case.resolved_at = "resolved", NOW
         first = [c.reference for c in sample(session, 1, actor="qa", at=NOW, seed=7)]
     rows = json.loads(run_cli(config, "qa", "sample", "5", "--seed", "7", "--json"))
     assert len(first) == 1 and [r["reference"] for r in rows] != first and len(rows) == 1
     run_cli(config, "qa", "verdict", first[0], "fail", "--note", "no apology", "--actor", "lee")
-    with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+    with services.factory() as session, session.begin():
         case = session.scalars(select(Case).where(Case.reference == first[0])).one()
         assert case.qa is not None
         assert (case.qa["verdict"], case.qa["note"], case.qa["reviewer"]) == (
@@ -155,13 +156,13 @@ def test_qa_sample_and_verdict(two_customers: object, db_url: str, tmp_path: Pat
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # logic only: one backend
-def test_erase_and_purge_commands(two_customers: object, db_url: str, tmp_path: Path) -> None:
+def test_erase_and_purge_commands(two_customers: Services, db_url: str, tmp_path: Path) -> None:
     config = write_config(tmp_path, db_url)
     run_cli(config, "privacy", "erase", ANN, "--yes")
     assert export_is_empty(two_customers)
-    with two_customers.factory() as session, session.begin():  # type: ignore[attr-defined]
+    with two_customers.factory() as session, session.begin():
         for case in session.scalars(select(Case)):
             case.status, case.closed_at = "closed", NOW
     run_cli(config, "privacy", "purge", "--now", "2030-01-01T00:00:00")
-    with two_customers.factory() as session:  # type: ignore[attr-defined]
+    with two_customers.factory() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 0

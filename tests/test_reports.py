@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestd.reports import monthly_report, parse_month, render_text
+from ingestd.services import Services
 from storage import Event
 from tests.procedure_support import Clock, add_case, make_services, run_cli, write_config
 
@@ -33,12 +34,12 @@ def _hours(start: datetime, hours: float | None) -> datetime | None:
     return None if hours is None else start + timedelta(hours=hours)
 
 
-def generate_month(services: object) -> None:
+def generate_month(services: Services) -> None:
     for i, category in enumerate(CATEGORIES):
         received = NOV + timedelta(days=i)
         status = "closed" if i < 2 else "resolved" if RESOLVE[i] else "investigating"
         case_id = add_case(
-            services, received, category=category, severity=SEVERITIES[i], status=status,  # type: ignore[arg-type]
+            services, received, category=category, severity=SEVERITIES[i], status=status,
             subject=SUBJECTS[category], customer_address=CUSTOMERS[i],
             acknowledge_due=received + timedelta(hours=24),
             investigate_due=received + timedelta(hours=24),
@@ -51,12 +52,12 @@ def generate_month(services: object) -> None:
             order_numbers=["A-1001"] if i in (0, 5) else [],
             triage={"reasons": ["rule: recurring_customer"] if i == 2 else []},
             corrective_action={"root_cause": CAUSES[i]} if i in CAUSES else None)
-        with services.factory() as session, session.begin():  # type: ignore[attr-defined]
+        with services.factory() as session, session.begin():
             for level in ESCALATED.get(i, ()):
                 session.add(Event(case_id=case_id, kind="escalation", new=str(level),
                                   old=str(level - 1), at=received + timedelta(hours=24 * level)))
-    add_case(services, datetime(2026, 10, 31, 23, 0, tzinfo=UTC))  # type: ignore[arg-type]
-    add_case(services, datetime(2026, 12, 1, 0, 0, tzinfo=UTC))  # type: ignore[arg-type]
+    add_case(services, datetime(2026, 10, 31, 23, 0, tzinfo=UTC))
+    add_case(services, datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
 
 
 def test_monthly_report_numbers(db_url: str, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ingestd.casework import build_sender, escalate
 from ingestd.procedure.recurring import SpikePolicy, category_spike
 from ingestd.procedure.sweep import sweep
+from ingestd.services import Services
 from storage import Case, Event
 from tests.procedure_support import (
     ESCALATION,
@@ -28,8 +29,8 @@ from tests.servers import SmtpSink
 MONDAY = datetime(2026, 9, 7, 10, 0, tzinfo=UTC)
 
 
-def levels(services: object, case_id: int) -> list[str | None]:
-    with services.factory() as session:  # type: ignore[attr-defined]
+def levels(services: Services, case_id: int) -> list[str | None]:
+    with services.factory() as session:
         return list(session.scalars(select(Event.new).where(
             Event.case_id == case_id, Event.kind == "escalation").order_by(Event.id)))
 

@@ -33,31 +33,31 @@ def _child(request: dict[str, object]) -> None:
     os.dup2(stderr, 2)
     stdin = os.open(os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)
-    sys.argv = ["ingestd", *(str(a) for a in request["argv"])]  # type: ignore[attr-defined]
-    for name, value in dict(request.get("env") or {}).items():  # type: ignore[call-overload]
+    sys.argv = ["ingestd", *(str(a) for a in request["argv"])]  # type: ignore[attr-defined]  (the fixture hands over Services as object)
+    for name, value in dict(request.get("env") or {}).items():  # type: ignore[call-overload]  (the fixture hands over Services as object)
         os.environ[name] = value
     code = 0
     try:
-        from ingestd.cli import main  # noqa: PLC0415
+        from ingestd.cli import main  # noqa: PLC0415  (loaded where used, after the test has set up)
 
         main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001  (a crash is a result, reported like Python does)
-        import traceback  # noqa: PLC0415
+        import traceback  # noqa: PLC0415  (only on the error path)
 
         traceback.print_exc()
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    with open(f"{request['stdout']}.rc", "w") as rc:  # noqa: PTH123
+    with open(f"{request['stdout']}.rc", "w") as rc:  # noqa: PTH123  (a plain file for the fork server; no pathlib in the hot path)
         rc.write(str(code))
     os._exit(code)
 
 
 def main() -> None:
     import triage  # noqa: F401, PLC0415  (scikit-learn: the slow import)
-    from ingestd.cli import _register  # noqa: PLC0415
+    from ingestd.cli import _register  # noqa: PLC0415  (loaded where used, after the test has set up)
 
     _register()
     signal.signal(signal.SIGCHLD, _reap)

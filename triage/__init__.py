@@ -24,7 +24,7 @@ __all__ = ["CATEGORIES", "SEVERITIES", "Classifier", "Signals", "TriageResult", 
 def __getattr__(name: str) -> Any:
     """Import scikit-learn only when the model is used: the CLI's labels stay fast."""
     if name == "Classifier":
-        from triage.model import Classifier  # noqa: PLC0415
+        from triage.model import Classifier  # noqa: PLC0415  (scikit-learn loads with the first model)
 
         return Classifier
     raise AttributeError(f"module 'triage' has no attribute {name!r}")

@@ -86,9 +86,9 @@ def build_estimator(setting: Setting) -> LogisticRegression:
                               tol=1e-3)
 
 
-def _folds(labels: Sequence[Any]) -> StratifiedKFold:
+def _folds(labels: Sequence[Any], folds: int = FOLDS) -> StratifiedKFold:
     smallest = min(np.unique(np.asarray(labels), return_counts=True)[1])
-    return StratifiedKFold(n_splits=max(2, min(FOLDS, int(smallest))), shuffle=True,
+    return StratifiedKFold(n_splits=max(2, min(folds, int(smallest))), shuffle=True,
                            random_state=SEED)
 
 
@@ -144,12 +144,13 @@ def choose(
     return Choice(best[1], best[0], scores)
 
 
-def out_of_fold_proba(matrix: Any, labels: Sequence[str], setting: Setting) -> NDArray[Any]:
+def out_of_fold_proba(matrix: Any, labels: Sequence[Any], setting: Setting,
+                      folds: int = FOLDS) -> NDArray[Any]:
     """Cross-validated probabilities of every training record (for choosing thresholds)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (UserWarning, ConvergenceWarning))
         proba: NDArray[Any] = cross_val_predict(
-            build_estimator(setting), matrix, labels, cv=_folds(labels),
+            build_estimator(setting), matrix, labels, cv=_folds(labels, folds),
             method="predict_proba", n_jobs=-1)
     return proba
 

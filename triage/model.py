@@ -4,12 +4,12 @@ Severity is ordered: the model's answer is the median of its probabilities along
 low < medium < high < critical, not the single most likely level, so a message torn between
 medium and critical lands on high rather than on a coin toss between the ends.
 
-Escalation is its own decision: a binary model whose threshold was chosen by cross-validation
-at training time for a recall of at least ``ESCALATION_RECALL`` (``metadata
-["escalation_threshold"]``). A message escalates when that model says so, when the final
-severity is critical, or when a rule for immediate danger fires (``triage.rules``). A model
-flag alone raises the severity to at least ``ESCALATED_FLOOR``: a case that goes to a manager
-is never filed as routine.
+Escalation is its own decision: a binary "escalate now" model whose threshold was chosen at
+training time on out-of-fold probabilities for a recall of at least 0.95
+(``metadata["escalation_threshold"]``). A message escalates when that model says so, when
+the final severity is critical, or when a rule for immediate danger fires (``triage.rules``).
+A model flag alone raises the severity to at least ``ESCALATED_FLOOR``: a case that goes to
+a manager is never filed as routine.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -181,11 +181,11 @@ class Classifier:
         return p is not None and not scores.empty and p >= self.escalation_threshold
 
     def _escalation_reason(self, scores: Scores) -> list[str]:
-        if scores.escalation is None or scores.empty:
+        p = scores.escalation
+        if p is None or scores.empty:
             return []
         relation = ">=" if self._flagged(scores) else "<"
-        return [f"model: escalate p={scores.escalation:.2f} {relation} "
-                f"{self.escalation_threshold:.2f}"]
+        return [f"model: escalate p={p:.2f} {relation} {self.escalation_threshold:.2f}"]
 
 
 def _top(labels: tuple[str, ...], proba: NDArray[np.float64]) -> tuple[str, float]:

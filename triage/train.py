@@ -41,6 +41,7 @@ from triage.records import CORRECTION, LabelledText
 
 DEFAULT_SEED = 42
 ESCALATION_RECALL = 0.95  # the escalation model's threshold keeps at least this recall in CV
+THRESHOLD_FOLDS = 5  # folds of 80 %: out-of-fold models close to the one trained on all
 MIN_EXAMPLES = 3  # fewer examples of a class than this cannot be cross-validated or held out
 MODEL_FILE, CARD_JSON, CARD_MD = "model.skops", "card.json", "card.md"
 CURRENT_FILES = {MODEL_FILE: "current.skops", CARD_JSON: "current.card.json",
@@ -162,13 +163,14 @@ class _Tasks:
 
 def _fit_escalation(tasks: _Tasks, step: Step,
                     features: list[str] | None) -> tuple[Choice, Any, float]:
+    """The escalation model and its threshold, chosen on out-of-fold probabilities."""
     step("choose: escalation")
     labels = tasks.labels["escalation"]
     choice = choose(tasks.matrices("escalation"), labels, scoring="average_precision",
                     feature_sets=features)
     step("threshold: escalation")
     matrix = tasks.matrices("escalation")[choice.setting.features]
-    proba = out_of_fold_proba(matrix, labels, choice.setting)[:, 1]
+    proba = out_of_fold_proba(matrix, labels, choice.setting, folds=THRESHOLD_FOLDS)[:, 1]
     threshold = escalation_threshold(proba, labels, ESCALATION_RECALL)
     return choice, tasks.fit("escalation", choice), threshold
 

@@ -7,41 +7,13 @@ tracebacks are kept for bugs.
 from __future__ import annotations
 
 import sys
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ingestd import config, logs
+from ingestd.cli.app import App
 from ingestd.errors import IngestdError
-
-if TYPE_CHECKING:  # the pipeline and the database load when a command needs them
-    from sqlalchemy import Engine
-
-    from ingestd.services import Services
-
-
-class App:
-    """What commands share: the configuration, loaded once and only when needed."""
-
-    def __init__(self, config_file: str | None) -> None:
-        self.config_file = config_file
-
-    @cached_property
-    def settings(self) -> config.Settings:
-        return config.load(self.config_file)
-
-    @cached_property
-    def engine(self) -> Engine:
-        from ingestd.services import open_database  # noqa: PLC0415  (keeps `--help` fast)
-
-        return open_database(self.settings)
-
-    @cached_property
-    def services(self) -> Services:
-        from ingestd.services import build_services  # noqa: PLC0415
-
-        return build_services(self.settings, self.engine)
 
 
 class Main(click.Group):
@@ -72,7 +44,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ingestd.cli import (  # noqa: PLC0415  (command modules import the CLI's App)
+    from ingestd.cli import (  # noqa: PLC0415  (a command's imports load only when it runs)
         agent,
         cases,
         ops,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ingestd import casework
 from ingestd.casework import STATUSES, correct_labels, get_case
-from ingestd.cli import App
+from ingestd.cli.app import App
 from ingestd.cli.cases import cases
 from storage import Case, transaction
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ingestd.casework import STATUSES, CaseFilter, detail, get_case, list_cases
-from ingestd.cli import App
+from ingestd.cli.app import App
 from ingestd.cli.output import emit_json, table
 from triage.labels import SEVERITIES
 

@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from ingestd import logs
-from ingestd.cli import App
+from ingestd.cli.app import App
 from ingestd.cli.output import emit_json, table
 from ingestd.errors import NotFound, StorageError, TemporaryFailure
 
@@ -24,11 +24,11 @@ def run(app: App, once: bool, as_json: bool) -> None:
     settings = app.settings
     logs.configure(settings.logging.level, settings.logging.format)
     if not once:
-        from ingestd.daemon import Daemon  # noqa: PLC0415
+        from ingestd.daemon import Daemon  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
         sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
-    from ingestd.casework import build_sender  # noqa: PLC0415
-    from ingestd.intake import drain_all, release_leases  # noqa: PLC0415
+    from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.intake import drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     services = app.services
     services.model.get()  # a missing or unsafe model stops here, not in every message
@@ -60,7 +60,7 @@ def run(app: App, once: bool, as_json: bool) -> None:
 @pass_app
 def deliver(app: App, source: str) -> None:
     """Take one message on standard input (an MTA pipe); exit 75 means try again later."""
-    from ingestd.intake import store_and_process  # noqa: PLC0415
+    from ingestd.intake import store_and_process  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     raw = sys.stdin.buffer.read()
     if not raw.strip():
@@ -81,8 +81,8 @@ def db() -> None:
 @pass_app
 def upgrade(app: App) -> None:
     """Create or migrate the database schema to the newest version."""
-    from ingestd.services import open_database  # noqa: PLC0415
-    from storage import upgrade as migrate  # noqa: PLC0415
+    from ingestd.services import open_database  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from storage import upgrade as migrate  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     engine = open_database(app.settings, check_schema=False)
     try:
@@ -104,7 +104,7 @@ def quarantine() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include entries already retried.")
 @pass_app
 def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
-    from storage import Quarantine, RawMessage  # noqa: PLC0415
+    from storage import Quarantine, RawMessage  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
         query = select(Quarantine, RawMessage).join(RawMessage).order_by(Quarantine.id)
@@ -125,7 +125,7 @@ def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
 @click.option("--raw", is_flag=True, help="Print the raw message bytes.")
 @pass_app
 def quarantine_show(app: App, entry: int, raw: bool) -> None:
-    from storage import Quarantine, RawMessage  # noqa: PLC0415
+    from storage import Quarantine, RawMessage  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
         found = session.get(Quarantine, entry)
@@ -146,8 +146,8 @@ def quarantine_show(app: App, entry: int, raw: bool) -> None:
 @pass_app
 def quarantine_retry(app: App, entries: tuple[int, ...]) -> None:
     """Run quarantined messages again (all of them, or the given ids)."""
-    from ingestd.casework import build_sender  # noqa: PLC0415
-    from ingestd.pipeline import retry_quarantined  # noqa: PLC0415
+    from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.pipeline import retry_quarantined  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     stats = retry_quarantined(app.services, list(entries) or None)
     build_sender(app.services).deliver_pending()

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from ingestd.casework import get_case
-from ingestd.cli import App
 from ingestd.cli.agent import actor_option
+from ingestd.cli.app import App
 from ingestd.cli.output import emit_json, table
 from storage import transaction
 
@@ -44,7 +44,7 @@ def sla() -> None:
 @pass_app
 def sla_sweep(app: App, now: datetime | None, as_json: bool) -> None:
     """Escalate overdue and serious cases, queue due follow-ups, count breaches."""
-    from ingestd.procedure.sweep import sweep  # noqa: PLC0415
+    from ingestd.procedure.sweep import sweep  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     report = sweep(app.services, _now(app, now))
     if as_json:
@@ -74,14 +74,14 @@ def report() -> None:
 def report_monthly(app: App, month: str | None, as_json: bool, out: Path | None,
                    now: datetime | None) -> None:
     """Volumes, times, SLA breaches, escalations, satisfaction, recurring issues."""
-    from ingestd.reports import monthly_report, parse_month, render_text  # noqa: PLC0415
+    from ingestd.reports import monthly_report, parse_month, render_text  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     as_of = _now(app, now)
     start, end = parse_month(month, as_of)
     with app.services.factory() as session:
         result = monthly_report(session, start, end, min(as_of, end))
     if out is not None:
-        from ingestd.reports.plots import write_plots  # noqa: PLC0415
+        from ingestd.reports.plots import write_plots  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
         for path in write_plots(result, out):
             click.echo(f"wrote {path}", err=True)
@@ -104,7 +104,7 @@ def qa() -> None:
 @pass_app
 def qa_sample(app: App, n: int, seed: int | None, as_json: bool, actor: str) -> None:
     """Pick N resolved cases not yet reviewed and mark them for review."""
-    from ingestd.qa import sample  # noqa: PLC0415
+    from ingestd.qa import sample  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with transaction(app.services.factory) as session:
         chosen = sample(session, n, actor=actor, at=app.services.clock(), seed=seed)
@@ -124,7 +124,7 @@ def qa_sample(app: App, n: int, seed: int | None, as_json: bool, actor: str) -> 
 @pass_app
 def qa_verdict(app: App, reference: str, result: str, note: str, actor: str) -> None:
     """Record the reviewer's verdict on a case."""
-    from ingestd.qa import verdict  # noqa: PLC0415
+    from ingestd.qa import verdict  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with transaction(app.services.factory) as session:
         case = get_case(session, reference)
@@ -142,7 +142,7 @@ def privacy() -> None:
 @pass_app
 def privacy_export(app: App, address: str) -> None:
     """Print everything kept about ADDRESS as JSON."""
-    from ingestd.privacy import export  # noqa: PLC0415
+    from ingestd.privacy import export  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
         emit_json(export(session, address))
@@ -155,7 +155,7 @@ def privacy_export(app: App, address: str) -> None:
 @pass_app
 def privacy_erase(app: App, address: str, yes: bool, actor: str) -> None:
     """Remove ADDRESS's personal data; anonymised statistics stay."""
-    from ingestd.privacy import erase  # noqa: PLC0415
+    from ingestd.privacy import erase  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     if not yes:
         click.confirm(f"Erase every personal detail of {address}? This cannot be undone",
@@ -172,7 +172,7 @@ def privacy_erase(app: App, address: str, yes: bool, actor: str) -> None:
 @pass_app
 def privacy_purge(app: App, now: datetime | None) -> None:
     """Delete closed cases older than [retention] closed_case_days, raw mail included."""
-    from ingestd.privacy import purge_expired  # noqa: PLC0415
+    from ingestd.privacy import purge_expired  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     done = purge_expired(app.services, _now(app, now))
     click.echo(f"purged {done.cases} cases and {done.raw_messages} raw messages", err=True)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ingestd.cli import App
+from ingestd.cli.app import App
 from ingestd.cli.output import emit_json
 
 pass_app = click.make_pass_decorator(App)

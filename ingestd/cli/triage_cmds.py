@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ingestd.cli import App
+from ingestd.cli.app import App
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "current.skops"
@@ -18,7 +18,7 @@ DEFAULT_MODEL = MODELS_DIR / "current.skops"
 
 def _subject_and_text(raw: bytes) -> tuple[str, str]:
     """Subject and the text triage sees: the same parser and reply stripping as the pipeline."""
-    from ingestd.message import parse_bytes  # noqa: PLC0415
+    from ingestd.message import parse_bytes  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     parsed = parse_bytes(raw)
     return parsed.subject, parsed.reply_text
@@ -37,10 +37,10 @@ def _labelled_cases(enabled: bool) -> list[Any]:
     app = click.get_current_context().find_object(App)
     if not enabled or app is None:
         return []
-    from sqlalchemy import select  # noqa: PLC0415
+    from sqlalchemy import select  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
-    from storage import Case  # noqa: PLC0415
-    from triage.records import CORRECTION, LabelledText  # noqa: PLC0415
+    from storage import Case  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from triage.records import CORRECTION, LabelledText  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
         rows = session.scalars(select(Case).where(Case.labelled_by.is_not(None)))
@@ -51,8 +51,8 @@ def _labelled_cases(enabled: bool) -> list[Any]:
 def _taxonomy(from_data: bool, severity_map: str | None) -> Any:
     """The categories a training file may use: [triage] categories, SPEC's nine without a
     config, or whatever the file holds with --categories-from-data."""
-    from triage.labels import CATEGORIES  # noqa: PLC0415
-    from triage.records import Taxonomy, parse_severity_map  # noqa: PLC0415
+    from triage.labels import CATEGORIES  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from triage.records import Taxonomy, parse_severity_map  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     app = click.get_current_context().find_object(App)
     configured = app.settings.triage.categories if app is not None else CATEGORIES
@@ -173,7 +173,7 @@ def train_cmd(*, from_file: Path | None, text_columns: str | None, label_column:
 
     Features, class weights and regularisation are chosen by cross-validation on the data
     given; categories with fewer than 3 examples are kept with a warning."""
-    from triage.records import LabelColumns  # noqa: PLC0415
+    from triage.records import LabelColumns  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from triage.run import FileSpec, run_training  # noqa: PLC0415  # sklearn only when needed
 
     spec = None
@@ -217,7 +217,7 @@ def evaluate_cmd(*, file: Path, as_json: bool, model: Path, text_columns: str | 
                  severity_map: str | None) -> None:
     """Score a model on a labelled CSV/JSONL file."""
     from triage.evaluate import evaluate  # noqa: PLC0415  (scikit-learn only when needed)
-    from triage.records import LabelColumns, load_records  # noqa: PLC0415
+    from triage.records import LabelColumns, load_records  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     columns = LabelColumns(_columns(text_columns) or ("subject", "body"), label_column,
                            None if severity_column.lower() == "none" else severity_column)

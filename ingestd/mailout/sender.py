@@ -172,7 +172,7 @@ class Sender:
         now = self.clock()
         with transaction(self.factory) as session:
             row = session.get(Outbox, row_id)
-            assert row is not None  # noqa: S101
+            assert row is not None  # noqa: S101  (read back in the transaction that claimed it)
             if row.state != "sent":
                 row.attempts += 1
             row.state, row.sent_at, row.response, row.claimed_until = "sent", now, response, None
@@ -185,14 +185,14 @@ class Sender:
         """Undo a tentative "sent" the server refused; `_fail` then counts the attempt once."""
         with transaction(self.factory) as session:
             row = session.get(Outbox, row_id)
-            assert row is not None  # noqa: S101
+            assert row is not None  # noqa: S101  (read back in the transaction that claimed it)
             row.state, row.sent_at, row.attempts = "pending", None, max(row.attempts - 1, 0)
 
     def _fail(self, row_id: int, error: str, *, permanent: bool, stats: SendStats) -> None:
         now = self.clock()
         with transaction(self.factory) as session:
             row = session.get(Outbox, row_id)
-            assert row is not None  # noqa: S101
+            assert row is not None  # noqa: S101  (read back in the transaction that claimed it)
             row.attempts, row.last_error, row.claimed_until = row.attempts + 1, error, None
             if permanent or row.attempts >= self.config.max_attempts:
                 row.state = "failed"

@@ -13,7 +13,7 @@ def write_plots(report: MonthlyReport, out: Path) -> list[Path]:
     import matplotlib  # noqa: PLC0415  (heavy; only the report command needs it)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib loads only when plots are drawn)
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -68,8 +68,8 @@ def _guard(name: str, check: Callable[[], str]) -> Check:
 
 
 def check_database(settings: Settings) -> str:
-    from ingestd.services import open_database  # noqa: PLC0415
-    from storage import is_current  # noqa: PLC0415
+    from ingestd.services import open_database  # noqa: PLC0415  (each check loads what it checks)
+    from storage import is_current  # noqa: PLC0415  (each check loads what it checks)
 
     engine = open_database(settings, check_schema=False)
     url = engine.url.render_as_string(hide_password=True)
@@ -87,7 +87,7 @@ def check_database(settings: Settings) -> str:
 
 def check_mailbox(mailbox: MailboxConfig, poll_interval: float) -> Iterator[Check]:
     """Login (with TLS verification), the folders, IDLE and the certificate's lifetime."""
-    from ingestd.sources.imap import connect_imap  # noqa: PLC0415
+    from ingestd.sources.imap import connect_imap  # noqa: PLC0415  (each check loads what it checks)
 
     name = f"mailbox {mailbox.name}"
     try:
@@ -159,7 +159,7 @@ def check_smtp(smtp: SmtpConfig) -> str:
 
 
 def check_model(settings: Settings) -> str:
-    from ingestd.services import ModelHolder  # noqa: PLC0415
+    from ingestd.services import ModelHolder  # noqa: PLC0415  (each check loads what it checks)
 
     path = settings.triage.model
     try:
