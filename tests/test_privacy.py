@@ -106,7 +106,7 @@ def test_export_and_erase_take_the_mail_no_case_holds(two_customers: Services) -
         settled = [q for q in entries.values() if q.resolved_at is not None]
         assert len(entries) == 2 and len(settled) == 1
         assert settled[0].error.startswith("erased on request")
-    assert retry_quarantined(services).quarantined == 1  # type: ignore[arg-type]  (Bo's only)
+    assert retry_quarantined(services).quarantined == 1  # type: ignore[arg-type]  # Bo's only
     assert export_is_empty(services)
 
 

@@ -33,8 +33,8 @@ def _child(request: dict[str, object]) -> None:
     os.dup2(stderr, 2)
     stdin = os.open(os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)
-    sys.argv = ["ingestd", *(str(a) for a in request["argv"])]  # type: ignore[attr-defined]  (the fixture hands over Services as object)
-    for name, value in dict(request.get("env") or {}).items():  # type: ignore[call-overload]  (the fixture hands over Services as object)
+    sys.argv = ["ingestd", *(str(a) for a in request["argv"])]  # type: ignore[attr-defined]  # the fixture hands over Services as object
+    for name, value in dict(request.get("env") or {}).items():  # type: ignore[call-overload]  # the fixture hands over Services as object
         os.environ[name] = value
     code = 0
     try:

@@ -80,7 +80,7 @@ def resync(services: Services, source: ImapSource, folder: str) -> tuple[int, da
 
 
 def _state(session: Session, mailbox: str, folder: str) -> FolderState:
-    insert_ignore(session, FolderState.__table__,  # type: ignore[arg-type]  (a mapped class's __table__ is typed as FromClause)
+    insert_ignore(session, FolderState.__table__,  # type: ignore[arg-type]  # typed FromClause: a Table
                   {"mailbox": mailbox, "folder": folder, "uidvalidity": 0, "last_uid": 0})
     state = session.scalar(select(FolderState).where(
         FolderState.mailbox == mailbox, FolderState.folder == folder))

@@ -51,7 +51,7 @@ def store(session: Session, deliveries: Iterable[Delivery], now: datetime,
         rows.append(_raw_row(delivery, _received_at(delivery, now, watched_since)))
     session.add_all(rows)
     session.flush()
-    kept = insert_ignore_many(session, MessageKey.__table__,  # type: ignore[arg-type]  (a mapped class's __table__ is typed as FromClause)
+    kept = insert_ignore_many(session, MessageKey.__table__,  # type: ignore[arg-type]  # typed FromClause: a Table
                               [{"dedup_key": r.dedup_key, "raw_message_id": r.id} for r in rows],
                               "raw_message_id")
     for row in rows:

@@ -145,7 +145,7 @@ def level_due(services: Services, case: Case, now: datetime) -> tuple[int, Any]:
 def _count_breaches(case: Case, report: SweepReport) -> None:
     if None in (case.acknowledge_due, case.investigate_due, case.resolve_due):
         return
-    deadlines = Deadlines(case.acknowledge_due, case.investigate_due, case.resolve_due)  # type: ignore[arg-type]  (an open case has all three deadlines)
+    deadlines = Deadlines(case.acknowledge_due, case.investigate_due, case.resolve_due)  # type: ignore[arg-type]  # all set on an open case
     for step in breaches(deadlines, case.acknowledged_at, case.assigned_at, case.resolved_at,
                          report.now):
         report.breaches[step] += 1

@@ -136,6 +136,6 @@ class DatabaseCollector(Collector):
 def _family(name: str, documentation: str, labels: list[str],
             rows: object) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation, labels=labels)
-    for *values, count in rows:  # type: ignore[attr-defined]  (Row unpacks; its stubs say otherwise)
+    for *values, count in rows:  # type: ignore[attr-defined]  # Row unpacks; its stubs say otherwise
         family.add_metric([str(v) if v is not None else "" for v in values], float(count))
     return family
