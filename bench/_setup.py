@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import Account, DovecotServer  # noqa: E402  (after sys.path gains the repository root)
 from tests.support import ConfigSpec, MailboxSpec, complaint, write_config  # noqa: E402  (after sys.path gains the repository root)
 
-HELDOUT = ROOT / "triage" / "data" / "heldout.jsonl"
+CORPUS = ROOT / "triage" / "data" / "corpus.jsonl"  # plain-text rows give the bodies
 DEFAULT_MODEL = ROOT / "models" / "current.skops"
 KINDS = ("short", "short", "heldout", "heldout", "alternative", "html", "reply", "long",
          "attachment", "short")
@@ -44,8 +44,9 @@ class Corpus:
     """Deterministic varied mails: mail n is always the same bytes for the same seed."""
 
     def __init__(self, seed: int = 8) -> None:
-        with HELDOUT.open(encoding="utf-8") as handle:
-            self.texts = [(r["subject"], r["body"]) for r in map(json.loads, handle)]
+        with CORPUS.open(encoding="utf-8") as handle:
+            self.texts = [(r["subject"], r["body"]) for r in map(json.loads, handle)
+                          if "body" in r]
         self.seed = seed
 
     def mail(self, n: int) -> bytes:

@@ -28,8 +28,9 @@ from ingestd.message import parse_bytes  # noqa: E402  (after sys.path gains the
 
 
 def corpus(count: int) -> list[bytes]:
-    """Varied mails from the held-out corpus: plain, HTML alternative, with an attachment."""
-    rows = [json.loads(line) for line in (ROOT / "triage/data/heldout.jsonl").open()]
+    """Varied mails from the triage corpus: plain, HTML alternative, with an attachment."""
+    rows = [row for line in (ROOT / "triage/data/corpus.jsonl").open()
+            if "body" in (row := json.loads(line))]
     mails = []
     for n in range(count):
         row = rows[n % len(rows)]

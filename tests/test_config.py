@@ -70,6 +70,9 @@ def test_database_url_can_be_overridden_from_the_environment(tmp_path, monkeypat
      "needs password or password_file"),
     ('[routing]\nbiling = "x@y"\n', "unknown category 'biling' in [routing]"),
     ('[calendar]\ncountry = "XX"\n', "calendar.country"),
+    ('[triage]\ncategories = ["refunds", "refunds"]\n', "categories must be distinct"),
+    ('[triage]\ncategories = ["refunds", "parcels"]\n[routing]\nbilling = "x@y"\n',
+     "unknown category 'billing' in [routing]; use one of refunds, parcels"),
     ("[database\n", "not valid TOML"),
 ])
 def test_a_bad_config_names_the_file_and_the_key(tmp_path, text, message):
@@ -79,6 +82,16 @@ def test_a_bad_config_names_the_file_and_the_key(tmp_path, text, message):
         config.load(path)
     assert message in str(error.value)
     assert str(path) in str(error.value)
+
+
+def test_an_admins_own_taxonomy_routes_its_categories(tmp_path):
+    path = tmp_path / "own.toml"
+    path.write_text('[triage]\ncategories = ["Refunds", "parcels"]\n'
+                    '[routing]\nrefunds = "money@example.test"\ndefault = "all@example.test"\n')
+    settings = config.load(path)
+    assert settings.triage.categories == ("refunds", "parcels")
+    assert settings.routing.address("refunds") == "money@example.test"
+    assert settings.routing.address("parcels") == "all@example.test"
 
 
 def test_cli_prints_one_line_for_a_bad_config(tmp_path):

@@ -19,7 +19,7 @@ COLUMNS = ["--text-columns", "title,description", "--label-column", "queue",
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rows = export_rows(load_records(CORPUS), total=1200)
+    rows = export_rows(load_records(CORPUS), total=3000)
     return write_export(tmp_path_factory.mktemp("export") / "helpdesk.csv", rows)
 
 

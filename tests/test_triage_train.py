@@ -9,9 +9,23 @@ import pytest
 
 from triage import Classifier
 from triage.data import CORPUS
-from triage.records import LabelColumns, LabelledText, RecordsError, load_records
+from triage.records import (
+    LabelColumns,
+    LabelledText,
+    RecordsError,
+    Taxonomy,
+    load_records,
+    parse_severity_map,
+)
 from triage.run import FileSpec, run_training
-from triage.train import TrainingError, compare, split_records, train_candidate
+from triage.train import (
+    TrainingError,
+    compare,
+    escalation_threshold,
+    rare_classes,
+    split_records,
+    train_candidate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -115,3 +129,37 @@ def test_candidate_must_beat_current(sample: list[LabelledText]) -> None:
     new, old = same.evaluation.category, same.current_evaluation.category
     assert new is not None and old is not None
     assert compare(same).better == (new.macro_f1 > old.macro_f1)
+
+
+def test_html_bodies_escalate_column_and_severity_codes(tmp_path: Path) -> None:
+    jsonl = tmp_path / "mail.jsonl"
+    jsonl.write_text(json.dumps({"subject": "Smoke", "body_html": "<p>The heater <b>smoked"
+                                 "</b>.</p><script>x()</script>", "category": "safety_legal",
+                                 "severity": "1", "escalate": True}) + "\n", encoding="utf-8")
+    taxonomy = Taxonomy(severity_map=parse_severity_map("1=critical, 2=high"))
+    [record] = load_records(jsonl, taxonomy=taxonomy)
+    assert record.body == "The heater smoked."
+    assert (record.severity, record.escalate, record.must_escalate) == ("critical", True, True)
+    assert LabelledText("", "x", None, "critical").must_escalate is True  # implied by severity
+    with pytest.raises(RecordsError, match="bad severity map entry '3=urgent'"):
+        parse_severity_map("3=urgent")
+
+
+def test_categories_from_data_and_rare_classes_warn(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "codes.csv", ["text", "code"],
+                      [["a", "7"], ["b", "7"], ["c", "7"], ["d", "9"]])
+    records = load_records(path, LabelColumns(("text",), "code", None), Taxonomy(None))
+    assert [r.category for r in records] == ["7", "7", "7", "9"]
+    [warning] = rare_classes(records)
+    assert warning.startswith("category '9' has only 1 example(s)")
+    train, held = split_records(records, 0.5, seed=1)
+    assert "9" in {r.category for r in train} and "9" not in {r.category for r in held}
+
+
+def test_escalation_threshold_keeps_the_recall_with_the_rules() -> None:
+    proba, gold = [0.9, 0.8, 0.7, 0.2, 0.1] * 40, [True, True, True, True, False] * 40
+    # 95 % of 160 plus a margin for the estimate: the 0.2s must be caught too
+    assert escalation_threshold(proba, gold, 0.95) == 0.2
+    # when a rule already escalates those, the model need not go below 0.7
+    rules = [False, False, False, True, False] * 40
+    assert escalation_threshold(proba, gold, 0.95, rules) == 0.7

@@ -29,8 +29,9 @@ WORD_FEATURES = 20_000
 CHAR_FEATURES = 30_000
 C_GRID = (1.0, 4.0, 16.0, 64.0)
 WEIGHTS = ("balanced", None)
-FOLDS = 3
-SEARCH_ROWS = 2500  # the search runs on at most this many training records
+FOLDS = 5
+SMALL_HISTORY = 1500  # records; up to this many the search uses FOLDS folds, beyond it three
+SEARCH_ROWS = 2000  # the search runs on at most this many training records
 SEED = 42
 
 
@@ -86,20 +87,29 @@ def build_estimator(setting: Setting) -> LogisticRegression:
                               tol=1e-3)
 
 
-def _folds(labels: Sequence[Any], folds: int = FOLDS) -> StratifiedKFold:
-    smallest = min(np.unique(np.asarray(labels), return_counts=True)[1])
+def _folds(labels: Sequence[Any], folds: int | None = None) -> StratifiedKFold:
+    """Stratified folds: ``FOLDS`` for a small history (where one split is noisy), three for
+    a large one (where each fold costs more and the estimate is steady anyway)."""
+    folds = folds or (FOLDS if len(labels) <= SMALL_HISTORY else 3)
+    smallest = min(np.unique(np.asarray(labels, dtype=str), return_counts=True)[1])
     return StratifiedKFold(n_splits=max(2, min(folds, int(smallest))), shuffle=True,
                            random_state=SEED)
 
 
 def _sample(labels: Sequence[Any]) -> list[int]:
-    """Rows for the search: all of them, or a stratified ``SEARCH_ROWS`` of a large history
-    (the search's ranking settles long before its cost stops growing)."""
-    if len(labels) <= SEARCH_ROWS:
-        return list(range(len(labels)))
-    rows, _ = train_test_split(range(len(labels)), train_size=SEARCH_ROWS, random_state=SEED,
-                               stratify=_stratifiable(labels))
-    return sorted(rows)
+    """Rows for the search: those of classes with at least ``FOLDS`` examples (a rarer class
+    cannot be in every fold: it would only add noise and take folds away), all of them or a
+    stratified ``SEARCH_ROWS`` of a large history (the ranking settles long before its cost
+    stops growing)."""
+    counts = Counter(labels)
+    rows = [i for i, label in enumerate(labels) if counts[label] >= FOLDS]  # any fold count
+    if len({labels[i] for i in rows}) < 2:
+        rows = list(range(len(labels)))
+    if len(rows) <= SEARCH_ROWS:
+        return rows
+    kept, _ = train_test_split(rows, train_size=SEARCH_ROWS, random_state=SEED,
+                               stratify=_stratifiable([labels[i] for i in rows]))
+    return sorted(kept)
 
 
 def _stratifiable(labels: Sequence[Any]) -> list[Any] | None:
@@ -113,9 +123,12 @@ def _path_scores(matrix: Any, labels: Sequence[Any], weight: str | None,
     search = LogisticRegressionCV(Cs=list(C_GRID), cv=_folds(labels), scoring=scoring,
                                   class_weight=weight, max_iter=1000, tol=1e-3, n_jobs=-1,
                                   refit=False)
+    # As class numbers: LogisticRegressionCV refuses class_weight="balanced" on labels that
+    # read as numbers ("10", "20": a helpdesk's codes), whatever their type.
+    codes = np.unique(np.asarray(labels, dtype=str), return_inverse=True)[1]
     with warnings.catch_warnings():  # few examples of a class: expected, reported by the caller
         warnings.simplefilter("ignore", (UserWarning, ConvergenceWarning))
-        search.fit(matrix, labels)
+        search.fit(matrix, codes)
     folds = next(iter(search.scores_.values()))  # (folds, Cs); the same for every class
     return {c: float(mean) for c, mean in zip(C_GRID, folds.mean(axis=0), strict=True)}
 
@@ -145,7 +158,7 @@ def choose(
 
 
 def out_of_fold_proba(matrix: Any, labels: Sequence[Any], setting: Setting,
-                      folds: int = FOLDS) -> NDArray[Any]:
+                      folds: int | None = None) -> NDArray[Any]:
     """Cross-validated probabilities of every training record (for choosing thresholds)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (UserWarning, ConvergenceWarning))

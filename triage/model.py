@@ -5,11 +5,12 @@ low < medium < high < critical, not the single most likely level, so a message t
 medium and critical lands on high rather than on a coin toss between the ends.
 
 Escalation is its own decision: a binary "escalate now" model whose threshold was chosen at
-training time on out-of-fold probabilities for a recall of at least 0.95
-(``metadata["escalation_threshold"]``). A message escalates when that model says so, when
-the final severity is critical, or when a rule for immediate danger fires (``triage.rules``).
-A model flag alone raises the severity to at least ``ESCALATED_FLOOR``: a case that goes to
-a manager is never filed as routine.
+training time on out-of-fold probabilities, so that it, the severity model's critical and the
+rules together escalate at least 95 % of what must escalate (``metadata
+["escalation_threshold"]``). A message escalates when that model flags it, when the final
+severity is critical, or when a rule for immediate danger fires (``triage.rules``). A model
+flag alone raises the severity to at least ``ESCALATED_FLOOR``: a case that goes to a manager
+is never filed as routine.
 """
 
 from collections.abc import Iterable, Mapping, Sequence

@@ -112,6 +112,8 @@ _HARM = _rx(
     r"(?:the |a )?(?:hospital|A&E|emergency room)",
     r"(?:in|at) (?:the )?hospital (?:with|after|because|overnight)",
     r"(?:called|call|needed|need) (?:an? )?ambulance", r"ambulance (?:came|took|was called)",
+    r"(?:could not|couldn't|can't|cannot|could hardly|struggl\w+ to) breathe",
+    r"(?:call|called|ring|rang|dial|dialled|dialed) (?:999|911|112)\b",
     r"explod(?:ed|es)", r"explosion",
     r"allergic reaction", r"anaphyla", r"stitches", r"blew off",
     r"verletz", r"verbrenn", r"feuer\b", r"rauch\b", r"stromschlag", r"krankenhaus",
@@ -179,18 +181,22 @@ def _clause_before(text: str, start: int) -> str:
     return _CLAUSE_END.split(text[max(0, start - 120) : start].lower())[-1]
 
 
-def _negated(text: str, start: int) -> bool:
-    """True when the clause before ``start`` holds a negation ("nobody's been hurt",
-    "I have no reason to think it was hacked", "nicht verletzt").
+def _negated(text: str, start: int, end: int) -> bool:
+    """True when the clause before the keyword at ``start`` holds a negation ("nobody's been
+    hurt", "I have no reason to think it was hacked", "nicht verletzt").
 
-    After a commitment ("... I will go to the ombudsman") only the commitment and what
-    follows it count: the "not" of "if this is not fixed by Friday" takes nothing back.
+    After a commitment ("... I will go to the ombudsman", the keyword's own "will sue"
+    included) only the commitment and what follows it count: the "not" of "if this is not
+    fixed by Friday" takes nothing back.
     """
-    clause = _clause_before(text, start)
-    commitments = list(_COMMITMENT.finditer(clause))
+    whole, keyword = _clause_before(text, end), end - start  # the keyword ends the clause
+    commitments = list(_COMMITMENT.finditer(whole))
     if commitments:
-        head = clause[: commitments[-1].start()].split()[-2:]  # "I am not going to ..."
-        clause = " ".join([*head, clause[commitments[-1].start():]])
+        at = commitments[-1].start()
+        head = whole[:at].split()[-2:]  # "I am not going to ..."
+        clause = " ".join([*head, whole[at:max(at, len(whole) - keyword)]])
+    else:
+        clause = whole[:len(whole) - keyword]
     words = re.findall(r"[\w']+", clause)
     return any(word in _NEGATIONS or word.endswith("n't") or word.startswith("n'")
                or word in ("nobody's", "no-one", "isn't", "wasn't")
@@ -206,12 +212,12 @@ _HYPOTHETICAL = re.compile(
 _QUOTED = re.compile(r'"[^"\n]{1,200}"|“[^”\n]{1,200}”|«[^»\n]{1,200}»|^\s*>.*$', re.M)
 
 
-def _hypothetical(text: str, end: int) -> bool:
-    """True when the sentence up to the keyword's ``end`` supposes rather than states (see
-    the module docstring)."""
-    clause = _clause_before(text, end)
-    markers = list(_HYPOTHETICAL.finditer(clause))
-    return bool(markers) and not _COMMITMENT.search(clause, markers[-1].end())
+def _hypothetical(text: str, start: int, end: int) -> bool:
+    """True when the clause before the keyword supposes rather than states (see the module
+    docstring); a commitment counts up to the keyword's end ("... I will sue")."""
+    whole = _clause_before(text, end)
+    markers = list(_HYPOTHETICAL.finditer(whole, 0, len(whole) - (end - start)))
+    return bool(markers) and not _COMMITMENT.search(whole, markers[-1].end())
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:
@@ -221,7 +227,7 @@ def _quoted_spans(text: str) -> list[tuple[int, int]]:
 def _fires(rule: Rule, text: str) -> bool:
     spans = _quoted_spans(text)
     return any(
-        not (_negated(text, m.end()) or _hypothetical(text, m.end())
+        not (_negated(text, m.start(), m.end()) or _hypothetical(text, m.start(), m.end())
              or any(a <= m.start() < b for a, b in spans))
         for m in rule.pattern.finditer(text)
     )

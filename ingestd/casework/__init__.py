@@ -15,15 +15,7 @@ from ingestd.casework._agent import (
     reply,
 )
 from ingestd.casework._escalation import LEVEL_ROLES, escalate
-from ingestd.casework._read import (
-    CaseFilter,
-    case_view,
-    detail,
-    get_case,
-    latest_inbound,
-    list_cases,
-    summary,
-)
+from ingestd.casework._read import CaseFilter, case_view, detail, get_case, list_cases, summary
 from ingestd.casework._record import enqueue, record
 from ingestd.casework._sender import build_sender
 from ingestd.casework._status import (
@@ -33,6 +25,7 @@ from ingestd.casework._status import (
     change_status,
     set_status,
 )
+from storage.queries import latest_inbound
 
 __all__ = [
     "LEVEL_ROLES",

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestd.casework._read import latest_inbound
 from ingestd.casework._record import enqueue, record
 from ingestd.errors import IngestdError
 from storage import Case, CaseMessage
+from storage.queries import latest_inbound
 
 if TYPE_CHECKING:
     from ingestd.services import Services

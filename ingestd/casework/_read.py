@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.errors import NotFound
 from storage import Case, CaseMessage, Event, Outbox
+from storage.queries import case_by_reference
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def summary(case: Case, message_count: int) -> dict[str, Any]:
 
 
 def get_case(session: Session, reference: str) -> Case:
-    case = session.scalar(select(Case).where(Case.reference == reference.strip("[]").upper()))
+    case = case_by_reference(session, reference)
     if case is None:
         raise NotFound(f"no case {reference!r}; list them with: ingestd cases list")
     return case
@@ -129,7 +130,3 @@ def case_view(case: Case, zone: tzinfo = UTC) -> dict[str, Any]:
     }
 
 
-def latest_inbound(session: Session, case: Case) -> CaseMessage | None:
-    return session.scalar(select(CaseMessage).where(
-        CaseMessage.case_id == case.id, CaseMessage.direction == "in")
-        .order_by(CaseMessage.id.desc()).limit(1))

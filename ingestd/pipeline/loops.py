@@ -6,14 +6,10 @@ import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.message import ParsedMessage
-from storage import Outbox
-from storage.pending import count_with_pending
-
-ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")
+from storage.queries import acknowledgments_since
 
 
 def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) -> str | None:
@@ -50,21 +46,10 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         re.match(r"^(mailer-daemon|postmaster)@", sender))
 
 
-# Built once, run for every new case; the kinds as ORs of equalities, not IN: SQLAlchemy
-# renders an IN list again at every execution, which cost more than the query on SQLite.
-_ACKS_SINCE = select(func.count(Outbox.id)).where(
-    Outbox.recipient == bindparam("recipient"), or_(*(Outbox.kind == kind for kind in ACK_KINDS)),
-    Outbox.created_at >= bindparam("since"))
-
-
 def over_rate_limit(session: Session, recipient: str, limit: int,
                     now_minus_hour: datetime) -> bool:
     """True when `recipient` already had `limit` acknowledgments in the last hour."""
-    sent = count_with_pending(
-        session, _ACKS_SINCE, {"recipient": recipient, "since": now_minus_hour}, Outbox,
-        lambda o: o.recipient == recipient and o.kind in ACK_KINDS and
-        o.created_at >= now_minus_hour)
-    return sent >= limit
+    return acknowledgments_since(session, recipient, now_minus_hour) >= limit
 
 
 HOUR = timedelta(hours=1)

@@ -2,7 +2,7 @@
 
 from ingestd.procedure.calendar import BusinessCalendar, CalendarConfig
 from ingestd.procedure.deadlines import (
-    STEPS,
+    DEADLINES,
     CaseProgress,
     Deadlines,
     SlaPolicy,
@@ -13,7 +13,7 @@ from ingestd.procedure.deadlines import (
 )
 
 __all__ = [
-    "STEPS",
+    "DEADLINES",
     "BusinessCalendar",
     "CalendarConfig",
     "CaseProgress",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ingestd.procedure.calendar import BusinessCalendar
 
 Clock = Literal["calendar", "business"]
-STEPS = ("acknowledge", "investigate", "resolve")
+DEADLINES = ("acknowledge", "investigate", "resolve")
 MAX_LEVEL = 3
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -171,10 +171,10 @@ def breaches(
     resolved_at: datetime | None,
     now: datetime,
 ) -> list[str]:
-    """Names of the steps (in STEPS order) done late, or not done and overdue at `now`."""
+    """Names of the steps (in DEADLINES order) done late, or not done and overdue at `now`."""
     done = (
         (deadlines.acknowledge_due, acknowledged_at),
         (deadlines.investigate_due, assigned_at),
         (deadlines.resolve_due, resolved_at),
     )
-    return [step for step, (due, at) in zip(STEPS, done, strict=True) if _late(due, at, now)]
+    return [step for step, (due, at) in zip(DEADLINES, done, strict=True) if _late(due, at, now)]

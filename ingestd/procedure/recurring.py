@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import Case
 from storage.ops import once_per_transaction
-from storage.pending import count_with_pending
+from storage.queries import cases_in_category
 
 SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
 SENIOR_FLAGS = ("recurring", "category_spike", "senior")
@@ -70,15 +70,10 @@ def _first_case_at(session: Session) -> datetime | None:
                                 lambda: session.scalar(select(func.min(Case.received_at))))
 
 
-_IN_CATEGORY = select(func.count(Case.id)).where(  # built once, run for every new case
-    Case.category == bindparam("category"), Case.received_at >= bindparam("start"),
-    Case.received_at < bindparam("end"))
 
 
 def _count(session: Session, category: str, start: datetime, end: datetime) -> int:
-    return count_with_pending(
-        session, _IN_CATEGORY, {"category": category, "start": start, "end": end}, Case,
-        lambda c: c.category == category and start <= c.received_at < end)
+    return cases_in_category(session, category, start, end)
 
 
 def is_senior(case: Case) -> bool:

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from ingestd import casework
 from ingestd.procedure.deadlines import (
+    DEADLINES,
     MAX_LEVEL,
-    STEPS,
     CaseProgress,
     Deadlines,
     breaches,
@@ -50,7 +50,7 @@ class SweepReport:
     now: datetime
     escalations: list[tuple[str, int]] = field(default_factory=list)
     followups: list[str] = field(default_factory=list)
-    breaches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STEPS, 0))
+    breaches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DEADLINES, 0))
     open_cases: int = 0
 
     def as_json(self) -> dict[str, Any]:

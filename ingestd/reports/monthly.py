@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingestd.errors import IngestdError
-from ingestd.procedure.deadlines import STEPS, Deadlines, breaches
+from ingestd.procedure.deadlines import DEADLINES, Deadlines, breaches
 from ingestd.procedure.recurring import is_senior
 from storage import Case, Event
 
@@ -132,7 +132,7 @@ def _timing(values: Sequence[float | None]) -> Timing:
 
 
 def _breaches(cases: list[Case], as_of: datetime) -> dict[str, int]:
-    counts = dict.fromkeys(STEPS, 0)
+    counts = dict.fromkeys(DEADLINES, 0)
     for c in cases:
         if c.acknowledge_due and c.investigate_due and c.resolve_due:
             deadlines = Deadlines(c.acknowledge_due, c.investigate_due, c.resolve_due)

@@ -167,4 +167,9 @@ def check_model(settings: Settings) -> str:
     except FileNotFoundError:
         raise IngestdError(f"{path} does not exist; run: ingestd train --promote "
                            "(or fix [triage] model)") from None
+    unknown = sorted(set(model.categories) - set(settings.triage.categories))
+    if unknown:
+        raise IngestdError(f"{path} predicts categories that [triage] categories does not list "
+                           f"({', '.join(unknown)}); add them to config.toml or train a model "
+                           "on your taxonomy: ingestd train --from ... --promote")
     return f"{path} (version {getattr(model, 'version', '?')})"

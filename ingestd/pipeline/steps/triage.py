@@ -5,18 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select
-
 from ingestd.pipeline.context import Context
 from ingestd.procedure.recurring import category_spike
 from storage import Case
-from storage.pending import count_with_pending
+from storage.queries import complaints_since
 
 RECURRING_WINDOW = timedelta(days=30)
-# Built once: building a statement costs more than running it (about 350 against 150 µs).
-_RECENT_COMPLAINTS = select(func.count(Case.id)).where(
-    Case.customer_address == bindparam("address"), Case.id != bindparam("case_id"),
-    Case.received_at >= bindparam("since"))
 
 
 def triage(ctx: Context) -> None:
@@ -49,6 +43,4 @@ def triage(ctx: Context) -> None:
 
 def _recent_complaints(ctx: Context, case: Case) -> int:
     since, address = case.received_at - RECURRING_WINDOW, case.customer_address
-    return count_with_pending(
-        ctx.session, _RECENT_COMPLAINTS, {"address": address, "case_id": case.id, "since": since},
-        Case, lambda c: c is not case and c.customer_address == address and c.received_at >= since)
+    return complaints_since(ctx.session, address, since, other_than=case.id)
