@@ -1,12 +1,13 @@
-"""Champion/challenger training: fit a candidate, score it and the current model on the same
-held-out records, write the candidate with its card, and promote it only when it is better.
+"""Champion/challenger training: fit a candidate, score it, the current model and the simple
+baselines on the same held-out records, and promote it only when it beats the current model
+(``triage.run`` writes the candidate with its card).
 
 "Better" means a higher category macro-F1 and, when the candidate trained its own severity
 model, a severity macro-F1 that is not lower. Records without a severity label (e.g. a CSV
 with only a text and a category column) train the category model only; the candidate then
-keeps the current model's severity pipeline. Promotion replaces ``models/current.*`` atomically
-(temporary file + ``os.replace``), cards first, so a watcher that sees the new model file also
-finds its card.
+keeps the current model's severity and escalation pipelines. Promotion replaces
+``models/current.*`` atomically (temporary file + ``os.replace``), cards first, so a watcher
+that sees the new model file also finds its card.
 """
 
 import hashlib
