@@ -136,20 +136,17 @@ def _path_scores(matrix: Any, labels: Sequence[Any], weight: str | None,
     return {c: float(mean) for c, mean in zip(C_GRID, folds.mean(axis=0), strict=True)}
 
 
-def choose(
-    matrices: Mapping[str, Any], labels: Sequence[Any], scoring: str = "f1_macro",
-    feature_sets: Sequence[str] | None = None,
-) -> Choice:
+def choose(matrices: Mapping[str, Any], labels: Sequence[Any],
+           scoring: str = "f1_macro") -> Choice:
     """The best setting for one task by stratified cross-validation over the grid.
 
-    ``matrices`` holds the training texts under each fitted feature set; ``feature_sets``
-    limits the search to some of them.
+    ``matrices`` holds the training texts under each feature set to try.
     """
     rows = _sample(labels)
     sample = [labels[i] for i in rows]
     scores: dict[str, float] = {}
     tried: list[tuple[float, Setting]] = []
-    for kind in feature_sets or list(matrices):
+    for kind in matrices:
         for weight in WEIGHTS:
             for c, score in _path_scores(matrices[kind][rows], sample, weight, scoring).items():
                 setting = Setting(kind, c, weight)

@@ -167,9 +167,11 @@ class _Tasks:
                                for text in texts]
         self.labels: dict[str, list[Any]] = {}
         self.rows: dict[str, list[int]] = {}
-        columns: dict[str, list[Any]] = {"category": [r.category for r in records],
-                   "severity": [r.severity for r in records],
-                   "escalation": [r.must_escalate for r in records]}
+        columns: dict[str, list[Any]] = {
+            "category": [r.category for r in records],
+            "severity": [r.severity for r in records],
+            "escalation": [r.must_escalate for r in records],
+        }
         for task, values in columns.items():
             rows = [i for i, value in enumerate(values) if value is not None]
             if len({values[i] for i in rows}) >= 2:
@@ -179,8 +181,10 @@ class _Tasks:
         """The task's labels by record."""
         return dict(zip(self.rows[task], self.labels[task], strict=True))
 
-    def matrices(self, task: str) -> dict[str, Any]:
-        return {kind: matrix[self.rows[task]] for kind, (_, matrix) in self.unions.items()}
+    def matrices(self, task: str, kinds: Sequence[str] | None = None) -> dict[str, Any]:
+        """The task's labelled rows under each feature set (``kinds``: only those)."""
+        return {kind: matrix[self.rows[task]] for kind, (_, matrix) in self.unions.items()
+                if kinds is None or kind in kinds}
 
     def fit(self, task: str, choice: Choice) -> Any:
         union, matrix = self.unions[choice.setting.features]
@@ -193,8 +197,8 @@ def _fit_escalation(tasks: _Tasks, step: Step, severity: Choice) -> tuple[Choice
     escalate, judged on out-of-fold predictions of the records that carry both labels."""
     step("choose: escalation")
     features = [severity.setting.features]
-    choice = choose(tasks.matrices("escalation"), tasks.labels["escalation"],
-                    scoring="average_precision", feature_sets=features)
+    choice = choose(tasks.matrices("escalation", features), tasks.labels["escalation"],
+                    scoring="average_precision")
     step("threshold: escalation")
     both = sorted(set(tasks.rows["escalation"]) & set(tasks.rows["severity"]))
     escalate, severities = tasks.by_row("escalation"), tasks.by_row("severity")
@@ -228,8 +232,7 @@ def fit_classifier(
     for task in ("category", "severity"):
         if task in tasks.labels:
             step(f"choose: {task}")
-            choices[task] = choose(tasks.matrices(task), tasks.labels[task],
-                                   feature_sets=features)
+            choices[task] = choose(tasks.matrices(task, features), tasks.labels[task])
             fitted[task] = tasks.fit(task, choices[task])
             features = [choices[task].setting.features]
     meta: dict[str, Any] = {}
