@@ -258,6 +258,12 @@ def text_hits(text: str) -> tuple[Hit, ...]:
     return tuple((r.name, r.floor) for r in TEXT_RULES if _fires(r, lowered))
 
 
+def escalates(name: str, floor: str) -> bool:
+    """Whether a rule that fired calls for immediate escalation: one that raises to critical,
+    or the third complaint in 30 days (SPEC)."""
+    return floor == SEVERITIES[-1] or name in ESCALATES_ANYWAY
+
+
 def raise_severity(hits: Iterable[Hit], severity: str,
                    signals: Signals | None = None) -> RuleOutcome:
     """Raise ``severity`` for the text rules that fired (``text_hits``) and the ``signals``."""
@@ -265,7 +271,7 @@ def raise_severity(hits: Iterable[Hit], severity: str,
     escalate = False
     for name, floor in [*hits, *_signal_rules(signals or Signals())]:
         severity = max_severity(severity, floor)
-        escalate = escalate or floor == SEVERITIES[-1] or name in ESCALATES_ANYWAY
+        escalate = escalate or escalates(name, floor)
         if name not in names:
             names.append(name)
     return RuleOutcome(severity, tuple(names), escalate)
@@ -275,6 +281,5 @@ def describe_rules() -> list[str]:
     """One line per rule for the model card: its name, what it raises to, whether it escalates."""
     text = [(r.name, r.floor) for r in TEXT_RULES]
     signals = [("recurring_customer", "high"), ("category_spike", "high")]
-    return [f"{name} (raises to {floor}"
-            + (", escalates)" if floor == SEVERITIES[-1] or name in ESCALATES_ANYWAY else ")")
+    return [f"{name} (raises to {floor}" + (", escalates)" if escalates(name, floor) else ")")
             for name, floor in dict.fromkeys([*text, *signals])]

@@ -41,7 +41,7 @@ from triage.features import (
 from triage.labels import SEVERITIES
 from triage.model import Classifier, ordered_severity
 from triage.records import CORRECTION, LabelledText
-from triage.rules import text_hits
+from triage.rules import raise_severity, text_hits
 
 DEFAULT_SEED = 42
 ESCALATION_RECALL = 0.95  # the escalation model's threshold keeps at least this recall in CV
@@ -163,7 +163,7 @@ class _Tasks:
     def __init__(self, records: Sequence[LabelledText], step: Step) -> None:
         texts = [compose_text(r.subject, r.body) for r in records]
         self.unions = fit_unions(texts, FEATURE_SETS, step)
-        self.rule_escalates = [any(floor == SEVERITIES[-1] for _, floor in text_hits(text))
+        self.rule_escalates = [raise_severity(text_hits(text), SEVERITIES[0]).escalate
                                for text in texts]
         self.labels: dict[str, list[Any]] = {}
         self.rows: dict[str, list[int]] = {}
