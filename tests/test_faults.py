@@ -1,20 +1,22 @@
 """Server faults: each ends with a clear log line or error, recovers on the next run, loses
 nothing. Dovecot stopped mid-drain, UIDVALIDITY changed, a folder deleted and recreated, the
 IMAP connection cut mid-FETCH, a stalling and a slow server (tests/proxy.py), a full disk
-under the SQLite file (a real tmpfs mounted small; root is needed to mount it)."""
+under the SQLite file and under the outbox folder (a real tmpfs mounted small; root is
+needed to mount it)."""
 
 from __future__ import annotations
 
 import contextlib
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import structlog.testing
 from sqlalchemy import func, select
 
-from storage import Case, RawMessage
+from storage import Case, Outbox, RawMessage, utcnow
 from tests.crashkit import Child, Zygote, run_until_clean, zygote_server
 from tests.proxy import FaultyProxy
 from tests.support import ConfigSpec, Ingestd, MailboxSpec, complaint, mail, run_cli, write_config
@@ -200,3 +202,39 @@ def test_full_disk_under_sqlite_stops_with_a_clear_line_and_recovers(tmp_path, d
     customers = _customers(app)
     assert len(customers) == len(set(customers)) == 40
     assert _pending(app) == 0
+
+
+def test_outbox_disk_full_mid_batch_marks_nothing_sent_without_its_file(tmp_path, dovecot,
+                                                                        small_disk):
+    """File mode writes a batch of outgoing mails, then marks them sent in one commit: a disk
+    that fills mid-batch leaves those rows to retry, and once there is room every mail is
+    written exactly once."""
+    account = dovecot.new_user("outdisk")
+    dovecot.append(account, [complaint(n) for n in range(300)])  # ~600 mails of ~3 KB
+    outbox = small_disk / "outbox"
+    config = write_config(tmp_path, ConfigSpec(f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                                               [MailboxSpec(account)]))
+    config.write_text(config.read_text().replace(str(tmp_path / "outbox"), str(outbox)))
+    app = Ingestd(config)
+    app.drain()
+    first = app.send()
+    assert first.retried > 0  # the disk filled up
+    assert _files_of_sent_rows_exist(app, outbox)
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    later = Ingestd(config, clock=lambda: utcnow() + timedelta(hours=7))  # retries fall due
+    later.send()
+    with later.services.factory() as session:
+        states = dict(session.execute(select(Outbox.state, func.count(Outbox.id))
+                                      .group_by(Outbox.state)).all())
+        ids = set(session.scalars(select(Outbox.id)))
+    assert states == {"sent": len(ids)}
+    assert {int(path.stem) for path in outbox.glob("*.eml")} == ids
+    assert not list(outbox.glob(".*.tmp"))
+
+
+def _files_of_sent_rows_exist(app: Ingestd, outbox: Path) -> bool:
+    with app.services.factory() as session:
+        sent = set(session.scalars(select(Outbox.id).where(Outbox.state == "sent")))
+    return bool(sent) and all((outbox / f"{row_id:08d}.eml").stat().st_size > 0
+                              for row_id in sent)

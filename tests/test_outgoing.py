@@ -12,8 +12,17 @@ from sqlalchemy import func, select
 
 from ingestd import casework
 from ingestd.mailout import Composer
-from storage import Case, CaseMessage, Outbox, Suppression
-from tests.support import REPO, ConfigSpec, Ingestd, MailboxSpec, complaint, mail, write_config
+from storage import Case, CaseMessage, Outbox, RawMessage, Suppression
+from tests.support import (
+    REPO,
+    ConfigSpec,
+    Ingestd,
+    MailboxSpec,
+    complaint,
+    mail,
+    run_cli,
+    write_config,
+)
 
 _VIEW = {"status": "new", "customer_name": "Ann Example", "customer_address": "a@example.net",
          "description": "The kettle leaks.", "category": "product_quality", "severity": "low",
@@ -352,3 +361,25 @@ def test_composed_mail_keeps_header_lines_short_and_parses_back_whole():
         plain, html = (part.get_payload(decode=True).decode() for part in parsed.get_payload())
         assert draft.text.strip() == plain.strip()
         assert "CMP-2026-000042" in html and parsed["In-Reply-To"] == "<x@customer.example>"
+
+
+def test_run_once_acknowledges_each_batch_while_the_backlog_is_still_processed(tmp_path,
+                                                                               dovecot):
+    """A backlog's first customers hear back before the last mail of it is processed."""
+    account = dovecot.new_user("backlog")
+    dovecot.append(account, [complaint(n) for n in range(450)])  # three pipeline batches
+    config = write_config(tmp_path, ConfigSpec(f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                                               [MailboxSpec(account)]))
+    assert run_cli(config, "db", "upgrade").returncode == 0
+    done = run_cli(config, "run", "--once", "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    app = Ingestd(config)
+    with app.services.factory() as session:
+        first_ack = session.scalar(select(func.min(Outbox.sent_at))
+                                   .where(Outbox.kind.like("acknowledgment%")))
+        last_processed = session.scalar(select(func.max(RawMessage.processed_at)))
+        unsent = session.scalar(select(func.count(Outbox.id)).where(Outbox.state != "sent"))
+    assert first_ack is not None and last_processed is not None
+    assert first_ack < last_processed
+    assert unsent == 0
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) >= 450

@@ -6,9 +6,11 @@ acknowledgment moves a new case to acknowledged (``acknowledgment_sent``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingestd.casework._record import record
@@ -61,12 +63,12 @@ def change_status(session: Session, services: Services, case: Case, status: str,
         case.assigned_at = at
 
 
-def acknowledgment_sent(session: Session, row: Outbox, at: datetime) -> None:
-    """The sender's callback for a delivered outbox row: an acknowledgment sent to the
+def acknowledgment_sent(session: Session, rows: Sequence[Outbox], at: datetime) -> None:
+    """The sender's callback for delivered outbox rows: an acknowledgment sent to the
     customer moves a new case to acknowledged."""
-    if not row.kind.startswith("acknowledgment") or not row.case_id:
+    ids = {row.case_id for row in rows if row.kind.startswith("acknowledgment") and row.case_id}
+    if not ids:
         return
-    case = session.get(Case, row.case_id)
-    if case is not None and case.status == "new":
+    for case in session.scalars(select(Case).where(Case.id.in_(ids), Case.status == "new")):
         set_status(session, case, "acknowledged", actor="ingestd", at=at,
                    note="acknowledgment sent")

@@ -29,12 +29,18 @@ def run(app: App, once: bool, as_json: bool) -> None:
         sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
     from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from ingestd.intake import drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     services = app.services
     services.model.get()  # a missing or unsafe model stops here, not in every message
-    report = drain_all(services)
+    sender, sent = build_sender(services), SendStats()
+
+    def send() -> None:  # after each batch: its acknowledgments go out while workers go on
+        sent.add(sender.deliver_pending())
+
+    report = drain_all(services, after_batch=send)
     services.close()
-    sent = build_sender(services).deliver_pending()
+    send()  # what is left (retries, the sweep's mail); a failure is reported
     release_leases(services)
     summary = {"stored": report.stored, "duplicates": report.duplicates,
                "processed": report.processed.processed,

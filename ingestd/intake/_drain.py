@@ -3,6 +3,7 @@ pipe): store the raw bytes durably, then hand them to the pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -21,6 +22,7 @@ from ingestd.sources.delivery import Delivery
 from storage import RawMessage, transaction
 
 log = structlog.get_logger("ingestd.drain")
+AfterBatch = Callable[[], None]  # called once each batch of processed messages is committed
 
 
 @dataclass
@@ -35,11 +37,12 @@ class DrainReport:
         self.duplicates += result.duplicates
 
 
-def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> None:
+def drain_imap(services: Services, source: ImapSource, report: DrainReport,
+               after_batch: AfterBatch | None = None) -> None:
     """Fetch every folder of one mailbox; process after each committed batch."""
     def process(result: StoreResult) -> bool:
         report.add(result)
-        process_pending(services, stats=report.processed)
+        process_pending(services, stats=report.processed, after_batch=after_batch)
         return True
 
     for folder in source.config.folders:
@@ -49,7 +52,8 @@ def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> N
         drain_folder(services, source, folder, process)
 
 
-def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
+def drain_maildir(services: Services, source: MaildirSource, report: DrainReport,
+                  after_batch: AfterBatch | None = None) -> None:
     with services.factory() as session:
         known = set(session.scalars(select(RawMessage.uid).where(
             RawMessage.source == source.config.name)))
@@ -60,7 +64,7 @@ def drain_maildir(services: Services, source: MaildirSource, report: DrainReport
             report.add(_commit(services, batch))
             batch = []
     report.add(_commit(services, batch))
-    process_pending(services, stats=report.processed)
+    process_pending(services, stats=report.processed, after_batch=after_batch)
 
 
 def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
@@ -68,25 +72,31 @@ def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
         return store(session, deliveries, services.clock())
 
 
-def drain_all(services: Services, report: DrainReport | None = None) -> DrainReport:
-    """Drain every configured source once; a failing source is reported, the rest go on."""
+def drain_all(services: Services, report: DrainReport | None = None, *,
+              after_batch: AfterBatch | None = None) -> DrainReport:
+    """Drain every configured source once; a failing source is reported, the rest go on.
+
+    `after_batch()` is called once each batch of processed messages is committed: `run
+    --once` sends their acknowledgments then, while the workers prepare the next batch.
+    """
     with database_errors():  # a lost database ends the run with one clear line
-        return _drain_all(services, report or DrainReport())
+        return _drain_all(services, report or DrainReport(), after_batch)
 
 
-def _drain_all(services: Services, report: DrainReport) -> DrainReport:
+def _drain_all(services: Services, report: DrainReport,
+               after_batch: AfterBatch | None) -> DrainReport:
     settings = services.settings
     for mailbox in settings.mailbox:
         source = ImapSource(mailbox)
         try:
-            drain_imap(services, source, report)
+            drain_imap(services, source, report, after_batch)
         except IngestdError as exc:
             _source_failed(report, exc, mailbox.name)
         finally:
             source.close()
     for maildir in settings.maildir:
         try:
-            drain_maildir(services, MaildirSource(maildir), report)
+            drain_maildir(services, MaildirSource(maildir), report, after_batch)
         except IngestdError as exc:
             _source_failed(report, exc, maildir.name)
     process_pending(services, stats=report.processed)

@@ -59,10 +59,12 @@ FLUSH_AT = 300  # objects and rows waiting (about 40 new cases): bounds the coun
 
 def process_pending(services: Services, *, batch_size: int = 200,
                     stats: ProcessStats | None = None, stop: Callable[[], bool] | None = None,
-                    on_done: Done | None = None) -> ProcessStats:
+                    on_done: Done | None = None,
+                    after_batch: Callable[[], None] | None = None) -> ProcessStats:
     """Process pending raw messages until none is left or `stop` says so.
 
-    `on_done(processed)` hears of each message once its batch is committed (metrics).
+    `on_done(processed)` hears of each message once its batch is committed (metrics);
+    `after_batch()` is called after each committed batch that processed anything.
     """
     stats = stats or ProcessStats()
     ahead = Lookahead(services.preparer, services.model.path)
@@ -72,6 +74,8 @@ def process_pending(services: Services, *, batch_size: int = 200,
             for processed in done:
                 if on_done:
                     on_done(processed)
+            if done and after_batch:
+                after_batch()
             if len(done) < batch_size:
                 break
     finally:
