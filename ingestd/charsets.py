@@ -43,6 +43,7 @@ _SUPERSETS: dict[str, tuple[str, ...]] = {
 _MAIL_CHARSETS = ["utf_8", "gb18030", "big5hkscs", "cp932", "euc_jis_2004", "cp949", "koi8_u",
                   "cp1251", "cp1252", "cp1250"]
 _CJK = {"gb18030", "big5hkscs", "cp932", "euc_jis_2004", "cp949"}
+_JIS_MODES = (b"(B", b"(J", b"(I", b"$B", b"$@")
 _ISO_2022 = re.compile(rb"\x1b[$(][@ABDIJ]")
 _LANGUAGE = re.compile(r"\*.*$")  # RFC 2231 `utf-8*en`
 
@@ -61,12 +62,41 @@ def codecs_for(label: str | None) -> list[str]:
 
 def decode_as(data: bytes, label: str | None) -> str | None:
     """`data` read as `label` says (through its superset), or None when it cannot be."""
-    for codec in codecs_for(label):
+    found = codecs_for(label)
+    for codec in found:
         try:
             return data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             continue
-    return None
+    return _jis_as_cp932(data) if "iso2022_jp_2" in found else None
+
+
+def _jis_as_cp932(data: bytes) -> str | None:
+    """ISO-2022-JP as Windows writes it (CP50220: NEC circled digits, ㈱), which no Python
+    codec reads: each JIS X 0208 pair is moved to its Shift_JIS place and read as cp932."""
+    out, mode, index = bytearray(), b"(B", 0
+    while index < len(data):
+        if data[index] == 0x1B:
+            mode, index = data[index + 1:index + 3], index + 3
+            if mode not in _JIS_MODES:
+                return None
+        elif mode in (b"$B", b"$@") and data[index] > 0x20 and index + 1 < len(data):
+            out += _sjis_pair(data[index], data[index + 1])
+            index += 2
+        else:
+            out.append(data[index] | 0x80 if mode == b"(I" else data[index])
+            index += 1
+    try:
+        return out.decode("cp932")
+    except UnicodeDecodeError:
+        return None
+
+
+def _sjis_pair(first: int, second: int) -> bytes:
+    lead = ((first + 1) >> 1) + (0x70 if first <= 0x5E else 0xB0)
+    if first % 2:
+        return bytes((lead, second + (0x1F if second <= 0x5F else 0x20)))
+    return bytes((lead, second + 0x7E))
 
 
 def is_iso_2022(data: bytes) -> bool:
