@@ -102,19 +102,47 @@ def parse_addresses(value: str) -> list[tuple[str, str]]:
     ("John Doe john@example.net") still give the address.
     """
     words: list[str] = []
-
-    def hide(match: re.Match[str]) -> str:
-        words.append(match.group(0))
-        return f"\ue000{len(words) - 1}\ue001"
-
     found = []
-    for name, address in getaddresses([_WORD.sub(hide, value)]):
+    for name, address in getaddresses([_hide_words(value, words)]):
         candidates = _ADDRESS.findall(address)
         if not candidates or "\ue000" in candidates[-1]:
             continue
         shown = decode_words(_HIDDEN.sub(lambda m: words[int(m.group(1))], name))
         found.append((" ".join(shown.split()), candidates[-1].strip(".").lower()))
     return found
+
+
+def is_ambiguous(value: str) -> bool:
+    """One mailbox of the list names two addresses ("Ann <ann@x> <eve@y>", no comma between):
+    a forger's trick, not several authors, so no one of them can be trusted."""
+    return any(len([a for _, a in getaddresses([item]) if "@" in a]) > 1
+               for item in _list_items(_hide_words(value, [])))
+
+
+def _hide_words(value: str, words: list[str]) -> str:
+    def hide(match: re.Match[str]) -> str:
+        words.append(match.group(0))
+        return f"\ue000{len(words) - 1}\ue001"
+
+    return _WORD.sub(hide, value)
+
+
+def _list_items(value: str) -> list[str]:
+    """The items of an address list: split at commas outside quotes, comments and <>."""
+    items, start, depth, quoted, escaped = [], 0, 0, False, False
+    for index, char in enumerate(value):
+        if escaped or char == "\\":
+            escaped = not escaped
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "(<":
+            depth += 1
+        elif not quoted and char in ")>":
+            depth = max(depth - 1, 0)
+        elif not quoted and char == "," and depth == 0:
+            items.append(value[start:index])
+            start = index + 1
+    return [*items, value[start:]]
 
 
 class Headers:
@@ -146,7 +174,9 @@ class Headers:
 
     def writer(self) -> tuple[str | None, str | None]:
         """Who wrote the mail: the first author of From (RFC 5322 allows several), else the
-        first address of Sender, Reply-To or Return-Path."""
+        first address of Sender, Reply-To or Return-Path; nobody when From is ambiguous."""
+        if any(is_ambiguous(self._chars(value)) for value in self.raw("From")):
+            return None, None
         for field in WRITER_FIELDS:
             found = self.addresses(field)
             if found:

@@ -56,6 +56,8 @@ def test_an_encoded_display_name_never_becomes_the_sender_address():
     quoted = "=?utf-8?Q?Ann_<ann@example.net>?= <mallory@evil.example>"  # the word is one name
     assert parse_bytes(f"From: {quoted}\r\nSubject: hi\r\n\r\nx\r\n".encode()).sender_address \
         == "mallory@evil.example"
+    two = "Ann <ann@example.net> <mallory@evil.example>"  # two addresses, no comma: ambiguous
+    assert parse_bytes(f"From: {two}\r\nSubject: hi\r\n\r\nx\r\n".encode()).sender_address is None
 
 
 def test_the_corpus_drains_in_one_run_each_mail_stored_or_quarantined(dovecot, tmp_path):
