@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.feedparser import BytesFeedParser
-from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 
+from ingestd.charsets import decode_as
+from ingestd.headers import Headers, clean, decode_words, header_start
 from ingestd.mailtext import (
     clean_text,
     find_order_numbers,
@@ -114,93 +115,52 @@ def _normalised_digest(data: memoryview) -> str:
 
 
 def parse_bytes(raw: bytes) -> ParsedMessage:
-    """Parse raw RFC 5322 bytes; never raises on malformed MIME, only on unusable input."""
-    msg = _message_from_bytes(raw)
-    name, address = _sender(msg)
+    """Parse raw RFC 5322 bytes; never raises on malformed MIME, only on unusable input.
+
+    Lines before the header block (an mbox `From ` line, a saved-file banner) are skipped."""
+    msg = _message_from_bytes(raw, header_start(raw) or 0)
+    heads = Headers(msg)
+    name, address = heads.writer()
     text = _body_text(msg)
+    subject = heads.text("Subject")
     return ParsedMessage(
         message_id=_first_id(msg.get("Message-ID")),
         in_reply_to=_ids(msg.get("In-Reply-To")),
         references=_ids(msg.get("References")),
-        subject=decode(msg.get("Subject")),
+        subject=subject,
         sender_name=name,
         sender_address=address,
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
+        to=_addresses(heads, "To"),
+        cc=_addresses(heads, "Cc"),
         date=_date(msg.get("Date")),
         text=text,
         reply_text=strip_quoted(text),
         attachments=tuple(_attachments(msg)),
-        headers={h: decode(msg.get(h)) for h in KEPT_HEADERS if msg.get(h) is not None},
+        headers={h: heads.text(h) for h in KEPT_HEADERS if msg.get(h) is not None},
         content_type=msg.get_content_type(),
         return_path=_return_path(msg),
-        order_numbers=find_order_numbers(f"{decode(msg.get('Subject'))}\n{text}"),
+        order_numbers=find_order_numbers(f"{subject}\n{text}"),
         phone_numbers=find_phone_numbers(text),
     )
 
 
-def _message_from_bytes(raw: bytes) -> Message:
+def _message_from_bytes(raw: bytes, offset: int = 0) -> Message:
     """Parse in 64 KiB pieces: fed whole, the parser peaks near eight times the mail's size
     while splitting it into lines (264 MB for a 25 MB attachment); in pieces, about three."""
     parser = BytesFeedParser(policy=compat32)
     view = memoryview(raw)
-    for start in range(0, len(raw), _FEED_CHUNK):
+    for start in range(offset, len(raw), _FEED_CHUNK):
         parser.feed(bytes(view[start:start + _FEED_CHUNK]))
     return parser.close()
 
 
 def decode(value: object) -> str:
-    """An RFC 2047 header as text; undecodable words are kept as they came."""
-    if value is None:
-        return ""
-    raw = header_text(value)
-    try:
-        decoded = str(make_header(decode_header(raw)))
-    except (LookupError, UnicodeError, ValueError, AssertionError):
-        decoded = raw
-    return " ".join(decoded.split()).replace("\x00", "")
+    """An RFC 2047 header value (a file name, a message id) as one line of text."""
+    return clean(decode_words(str(value))) if value is not None else ""
 
 
-
-
-
-
-
-
-
-
-def header_text(value: object) -> str:
-    """A header as it came; raw 8-bit bytes (common, though not allowed) are read as UTF-8."""
-    if not isinstance(value, Header):
-        return str(value)
-    return "".join(_bytes_text(part, charset) if isinstance(part, bytes) else part
-                   for part, charset in decode_header(value))
-
-
-def _bytes_text(data: bytes, charset: str | None) -> str:
-    for candidate in ("utf-8", charset):
-        try:
-            return data.decode(candidate or "utf-8")
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("latin-1")
-
-
-def _sender(msg: Message) -> tuple[str | None, str | None]:
-    """Addresses are parsed before encoded words are decoded: an encoded display name such as
-    `=?utf-8?B?...?=` holding "Ann <ann@example.net>" must not become the address. A From
-    naming more than one address is ambiguous and yields no sender."""
-    value = msg.get("From")
-    found = getaddresses([header_text(value)]) if value is not None else []
-    if len(found) != 1 or "@" not in found[0][1]:
-        return None, None
-    name, address = found[0]
-    return (decode(name) or None), address.lower()
-
-
-def _addresses(msg: Message, header: str) -> tuple[str, ...]:
-    values = [header_text(v) for v in msg.get_all(header, [])]
-    return tuple(a.lower() for _, a in getaddresses(values) if "@" in a)
+def _addresses(heads: Headers, field: str) -> tuple[str, ...]:
+    return tuple(address for _, address in heads.addresses(field))
 
 
 def _return_path(msg: Message) -> str | None:
@@ -260,10 +220,9 @@ def _payload_text(part: Message) -> str:
     for charset in (part.get_content_charset(), "utf-8", "windows-1252"):
         if not charset:
             continue
-        try:
-            return payload.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
+        decoded = decode_as(payload, charset)
+        if decoded is not None:
+            return decoded
     return payload.decode("latin-1")
 
 

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ingestd.headers import header_start
 from ingestd.message import ParsedMessage, parse_bytes
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 
 
 def parse_raw(raw: bytes) -> ParsedMessage:
-    """Parse stored bytes; refuse what does not start with a header field."""
-    if b":" not in raw.partition(b"\n")[0]:
+    """Parse stored bytes; refuse what has no header block (after an mbox line or banner)."""
+    if header_start(raw) is None:
         raise ValueError("not an RFC 5322 message: it does not start with a header field")
     return parse_bytes(raw)
 

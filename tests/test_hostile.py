@@ -53,7 +53,10 @@ def test_an_encoded_display_name_never_becomes_the_sender_address():
     parsed = parse_bytes(f"From: {encoded}\r\nSubject: hi\r\n\r\nx\r\n".encode())
     assert parsed.sender_address == "mallory@evil.example"
     assert parsed.sender_name == "Ann <ann@example.net>"
-    two = "=?utf-8?Q?Ann_<ann@example.net>?= <mallory@evil.example>"  # two addresses: ambiguous
+    quoted = "=?utf-8?Q?Ann_<ann@example.net>?= <mallory@evil.example>"  # the word is one name
+    assert parse_bytes(f"From: {quoted}\r\nSubject: hi\r\n\r\nx\r\n".encode()).sender_address \
+        == "mallory@evil.example"
+    two = "Ann <ann@example.net> <mallory@evil.example>"  # two addresses, no comma: ambiguous
     assert parse_bytes(f"From: {two}\r\nSubject: hi\r\n\r\nx\r\n".encode()).sender_address is None
 
 

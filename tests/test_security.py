@@ -152,7 +152,7 @@ def test_forged_threading_never_reaches_another_customers_case(tmp_path, dovecot
         # Ann's address hidden in an encoded display name, the real address is Mallory's
         _raw_mail("=?utf-8?B?QW5uIExlZSA8YW5uQGV4YW1wbGUubmV0Pg==?= <mallory2@evil.example>",
                   f"Re: {tag}"),
-        # the same with the address in clear inside the encoded word: two addresses
+        # the same with the address in clear inside the encoded word: still one name
         _raw_mail("=?utf-8?Q?Ann_<ann@example.net>?= <mallory3@evil.example>", f"Re: {tag}"),
         # two angle addresses in clear (Python's lenient parseaddr picks the first: Ann's)
         _raw_mail("Ann Lee <ann@example.net> <mallory5@evil.example>", f"Re: {tag}"),
@@ -171,11 +171,12 @@ def test_forged_threading_never_reaches_another_customers_case(tmp_path, dovecot
     assert senders == {"ann@example.net"}, "a stranger's mail landed in Ann's case"
     assert {c.customer_address for c in others} >= {"mallory1@evil.example",
                                                     "mallory2@evil.example",
+                                                    "mallory3@evil.example",
                                                     "mallory4@evil.example"}
     assert all(c.flags for c in others)  # each one flagged as citing Ann's case
     with app.services.factory() as session:
         quarantined = session.scalar(select(func.count(Quarantine.id)))
-    assert quarantined == 2  # the ambiguous From headers: kept, with "no sender address"
+    assert quarantined == 1  # the ambiguous From header: kept, with "no sender address"
     acks_to_ann = [m for m in smtp_sink.messages if "ann@example.net" in m.rcpt_tos]
     assert len(acks_to_ann) == 1  # nothing about the attacks went to Ann
 

@@ -41,9 +41,20 @@ def is_auto_reply(parsed: ParsedMessage) -> bool:
 
 
 def is_bounce(parsed: ParsedMessage) -> bool:
-    sender = parsed.sender_address or ""
-    return parsed.content_type == "multipart/report" or bool(
-        re.match(r"^(mailer-daemon|postmaster)@", sender))
+    """A delivery report. Mail from a postmaster@ is one only with a robot's mark besides:
+    small shops write to us from that address too, and their complaints are real."""
+    if parsed.content_type == "multipart/report":
+        return True
+    if not re.match(r"^(mailer-daemon|postmaster)@", parsed.sender_address or ""):
+        return False
+    auto = parsed.headers.get("auto-submitted", "no").split(";")[0].strip().lower()
+    return parsed.return_path == "" or auto != "no" or bool(_REPORT_SUBJECT.search(parsed.subject))
+
+
+_REPORT_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (status|failure|notification|report|has failed)|"
+    r"returned mail|failure notice|mail delivery|could not be delivered|non-?delivery|"
+    r"delivery failed|mail system error|warning: could not send", re.I)
 
 
 def over_rate_limit(session: Session, recipient: str, limit: int,
