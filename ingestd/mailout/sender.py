@@ -9,7 +9,6 @@ In file mode each row is one file named by its id, written atomically: retries o
 
 from __future__ import annotations
 
-import os
 import random
 import smtplib
 import ssl
@@ -27,7 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd.config import SmtpConfig
 from ingestd.errors import StorageError
+from ingestd.files import write_private
 from ingestd.instance import gone
+from ingestd.transport import warn_plaintext
 from storage import Outbox, transaction
 
 log = structlog.get_logger("ingestd.sender")
@@ -108,14 +109,7 @@ class Sender:
         return None
 
     def _write_file(self, row_id: int, raw: bytes) -> str:
-        folder = Path(self.config.path)
-        folder.mkdir(parents=True, exist_ok=True)
-        final, temp = folder / f"{row_id:08d}.eml", folder / f".{row_id:08d}.eml.tmp"
-        with temp.open("wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.replace(final)
+        final = write_private(Path(self.config.path) / f"{row_id:08d}.eml", raw)
         return f"written to {final.name}"
 
     def _smtp_send(self, row_id: int, recipient: str, raw: bytes) -> None:
@@ -153,6 +147,7 @@ class Sender:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
                                                   context=context)
         else:
+            warn_plaintext("smtp", cfg.host, cfg.port, cfg.security)
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             if cfg.security == "starttls":
                 smtp.starttls(context=context)
