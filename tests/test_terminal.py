@@ -5,11 +5,14 @@ print subjects, names and bodies without escape sequences or control characters,
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
+import structlog
 from sqlalchemy import select
 
+from ingestd import logs
 from storage import Case
 from tests.support import REPO, Ingestd, run_cli
 
@@ -74,3 +77,15 @@ def test_customer_text_reaches_the_terminal_inert_and_json_keeps_it(tmp_path):
     assert "\x1b" not in as_json.stdout and "\x9b" not in as_json.stdout
     assert CLIPBOARD in data["subject"]  # the data, unchanged
     assert "\x9b31m" in json.dumps(data["messages"], ensure_ascii=False)
+
+
+def test_log_lines_in_a_terminal_carry_no_escape_sequences():
+    stream = io.StringIO()
+    logs.configure("info", "console", stream)
+    try:
+        structlog.get_logger("test").warning("mail_not_sent", error=f"RCPT TO {CLIPBOARD}x\ry")
+    finally:
+        structlog.reset_defaults()
+    line = stream.getvalue()
+    assert "mail_not_sent" in line and "RCPT TO" in line
+    assert "\x1b]52" not in line and "\x07" not in line and "\r" not in line

@@ -6,7 +6,8 @@ import click
 
 from ingestd.casework import STATUSES, CaseFilter, detail, get_case, list_cases
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, say, table, terminal_text
+from ingestd.cli.output import emit_json, say, table
+from ingestd.terminal import terminal_text
 from triage.labels import SEVERITIES
 
 pass_app = click.make_pass_decorator(App)

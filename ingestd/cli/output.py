@@ -1,37 +1,18 @@
 """Printing for commands: JSON for scripts, aligned tables for people.
 
-Customer text (subjects, names, bodies) reaches the terminal only through `terminal_text`:
-a mail must not be able to drive the agent's terminal (an OSC 52 write to the clipboard, a
-bare CR that hides what was printed before it, colours, a title, bidi overrides). JSON
-stays the same data, with those characters escaped.
+Customer text (subjects, names, bodies) reaches the terminal only through `terminal_text`
+(`ingestd.terminal`). JSON stays the same data, with those characters escaped.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-# Escape sequences whole (so their arguments do not linger as text): OSC, DCS, PM, APC, SOS
-# strings up to their terminator or the line's end, CSI, then any other ESC sequence.
-_SEQUENCE = re.compile(r"""
-    (?:\x1b[\]P^_X]|[\x90\x98\x9d\x9e\x9f]) [^\x07\x1b\x9c\n]* (?:\x07|\x1b\\|\x9c)?
-  | (?:\x1b\[|\x9b) [0-?]* [ -/]* [@-~]?
-  | \x1b [ -/]* [0-~]?
-""", re.VERBOSE)
-# C0 but tab and newline, DEL, C1, and the bidi embeddings and overrides.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_text(value: object, *, one_line: bool = False) -> str:
-    """Text safe to print: escape sequences and control characters removed, a bare CR (which
-    would let later text overwrite the line) read as the line break old mail meant by it."""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", _SEQUENCE.sub("", text))
-    return " ".join(text.split()) if one_line else text
+from ingestd.terminal import CONTROL, terminal_text
 
 
 def say(text: object) -> None:
@@ -42,7 +23,7 @@ def say(text: object) -> None:
 def emit_json(data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     # json.dumps escapes C0 itself; C1 and bidi controls only appear inside strings.
-    click.echo(_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+    click.echo(CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

@@ -10,7 +10,8 @@ import click
 from ingestd.casework import get_case
 from ingestd.cli.agent import actor_option
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, table, terminal_text
+from ingestd.cli.output import emit_json, table
+from ingestd.terminal import terminal_text
 from storage import transaction
 
 pass_app = click.make_pass_decorator(App)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ingestd.cli.app import App
-from ingestd.cli.output import terminal_text
+from ingestd.terminal import terminal_text
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "current.skops"
