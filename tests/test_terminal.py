@@ -7,6 +7,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import structlog
@@ -89,3 +93,39 @@ def test_log_lines_in_a_terminal_carry_no_escape_sequences():
     line = stream.getvalue()
     assert "mail_not_sent" in line and "RCPT TO" in line
     assert "\x1b]52" not in line and "\x07" not in line and "\r" not in line
+
+
+def test_a_quarantined_raw_mail_is_inert_on_a_terminal_and_exact_in_a_pipe(tmp_path):
+    path = _config(tmp_path)
+    path.write_text(path.read_text().replace(str(REPO / "models" / "current.skops"),
+                                             str(tmp_path / "no-model.skops")))
+    app = Ingestd(path)
+    app.run_once()  # no model: the mail waits in quarantine
+    app.close()
+    piped = subprocess.run([sys.executable, "-m", "ingestd", "--config", str(path),
+                            "quarantine", "show", "1", "--raw"],
+                           capture_output=True, check=False, timeout=120)
+    assert piped.returncode == 0 and piped.stdout == _hostile_mail()
+    parent, child = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "ingestd", "--config", str(path), "quarantine",
+                           "show", "1", "--raw"], stdout=child, stderr=subprocess.PIPE) as proc:
+        os.close(child)
+        shown = _read_all(parent)
+        proc.wait(timeout=120)
+    assert proc.returncode == 0
+    _assert_inert(shown.replace("\r\n", "\n"))  # the terminal's own line ends
+    assert "My order is late." in shown and "eve@example.net" in shown
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
