@@ -16,6 +16,8 @@ FOLDER_MODE = 0o700
 
 def private_folder(path: Path) -> Path:
     """Create `path` and any missing parent, each 0700; existing folders are left as they are."""
+    if path.is_dir():
+        return path
     missing = [p for p in (path, *path.parents) if not p.exists()]
     for folder in reversed(missing):
         try:
