@@ -8,6 +8,7 @@ are relative to the file itself, so a checkout runs from anywhere.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ from pydantic import (
 from ingestd.errors import ConfigError
 from ingestd.procedure import CalendarConfig, SlaPolicy
 from ingestd.procedure.recurring import SpikePolicy
+from ingestd.transport import plaintext_refused
 
 CONFIG_ENV = "INGESTD_CONFIG"
 DATABASE_ENV = "INGESTD_DATABASE_URL"
@@ -31,6 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "config.toml"
 
 Security = Literal["tls", "starttls", "none"]
+PLAINTEXT_REFUSED = ("security = 'none' would send the password and mail unencrypted to {host}, "
+                     "which is not this machine; use 'tls' or 'starttls', or set "
+                     "allow_plaintext = true to accept that")
 
 
 class Section(BaseModel):
@@ -61,6 +66,13 @@ class MailboxConfig(Section):
     batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
     timeout: float = 30.0
     idle: bool = True
+    allow_plaintext: bool = False
+
+    @model_validator(mode="after")
+    def _no_plaintext_abroad(self) -> MailboxConfig:
+        if plaintext_refused(self.security, self.host, self.allow_plaintext):
+            raise ValueError(PLAINTEXT_REFUSED.format(host=self.host))
+        return self
 
     @model_validator(mode="after")
     def _has_credentials(self) -> MailboxConfig:
@@ -84,6 +96,9 @@ class MaildirConfig(Section):
 
 
 class SmtpConfig(Section):
+    """Outgoing mail. With a host: SMTP over STARTTLS (implicit TLS on port 465) unless
+    `mode` or `security` say otherwise; without one, .eml files in `path`."""
+
     mode: Literal["smtp", "file"] = "file"
     path: Path = Path("var/outbox")
     host: str = "127.0.0.1"
@@ -97,6 +112,22 @@ class SmtpConfig(Section):
     timeout: float = 30.0
     max_attempts: Annotated[int, Field(ge=1)] = 8
     backoff_seconds: Annotated[float, Field(gt=0)] = 30.0
+    allow_plaintext: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _host_means_smtp(cls, data: object) -> object:
+        if not isinstance(data, dict) or "host" not in data:
+            return data
+        secure = "tls" if data.get("port") == 465 else "starttls"
+        return {"mode": "smtp", "security": secure, **data}
+
+    @model_validator(mode="after")
+    def _no_plaintext_abroad(self) -> SmtpConfig:
+        if self.mode == "smtp" and plaintext_refused(self.security, self.host,
+                                                     self.allow_plaintext):
+            raise ValueError(PLAINTEXT_REFUSED.format(host=self.host))
+        return self
 
     def secret(self) -> str | None:
         if self.password_file is not None:
@@ -128,6 +159,20 @@ class CasesConfig(Section):
     reference_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] = "CMP"
     reopen_window_days: Annotated[int, Field(ge=0)] = 30
     acknowledgments_per_sender_per_hour: Annotated[int, Field(ge=0)] = 3
+
+
+class ThreadingConfig(Section):
+    """Whether a subject tag alone may join a mail to a case, or needs an authenticated From."""
+
+    require_authenticated_sender: bool = False
+    authserv_id: str | None = None  # our receiving server's id in Authentication-Results
+
+    @model_validator(mode="after")
+    def _needs_our_server(self) -> ThreadingConfig:
+        if self.require_authenticated_sender and not (self.authserv_id or "").strip():
+            raise ValueError("require_authenticated_sender needs authserv_id: the id your "
+                             "receiving server writes in Authentication-Results")
+        return self
 
 
 def _default_categories() -> tuple[str, ...]:
@@ -181,6 +226,7 @@ class Settings(Section):
     escalation: EscalationConfig = EscalationConfig()
     routing: RoutingConfig = RoutingConfig()
     cases: CasesConfig = CasesConfig()
+    threading: ThreadingConfig = ThreadingConfig()
     triage: TriageConfig = TriageConfig()
     sla: SlaPolicy = SlaPolicy()
     recurring: SpikePolicy = SpikePolicy()
@@ -218,16 +264,55 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     if url := os.environ.get(DATABASE_ENV):
         data.setdefault("database", {})["url"] = url
-    return _validate(data, file)
+    return _validate(data, file, url_from=DATABASE_ENV if url else f"{file}: [database] url")
 
 
-def _validate(data: dict[str, object], file: Path) -> Settings:
+def _validate(data: dict[str, object], file: Path, url_from: str) -> Settings:
     try:
         settings = Settings.model_validate({**data, "path": file})
     except ValidationError as exc:
         raise ConfigError(f"{file}: {_describe(exc)}") from None
+    if problem := database_url_problem(settings.database.url):
+        raise ConfigError(f"{url_from}: {problem}; {URL_FORMS}")
     _check_routing(settings, file)
     return _resolve_paths(settings, file.parent)
+
+
+URL_FORMS = ("write sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+             "postgresql+psycopg://user:password@host:port/dbname")
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a database URL, in words, or None when it can be used."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415  (only when a config is loaded)
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError  # noqa: PLC0415  (as above)
+
+    shown = repr(re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url))  # never the password
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"{shown} is not a database URL"
+    except ValueError:
+        return f"{shown}: the port is not a number"
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        return f"{shown}: unknown database {backend!r} (sqlite or postgresql)"
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        return f"{shown}: unknown or missing driver {parsed.drivername!r}"
+    return _url_shape_problem(shown, parsed.port, parsed.database, backend, url)
+
+
+def _url_shape_problem(shown: str, port: int | None, database: str | None, backend: str,
+                       url: str) -> str | None:
+    if port is not None and not 0 < port < 65536:
+        return f"{shown}: port {port} is out of range (1-65535)"
+    if backend == "postgresql" and not database:
+        return f"{shown} names no database"
+    if backend == "sqlite" and not database and url.startswith("sqlite:///"):
+        return f"{shown} names no database file"
+    return None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -236,7 +321,8 @@ def _describe(exc: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"unknown key {key!r} (check the spelling against the commented config.toml)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"bad value for {key!r}: {first['msg']}{more}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"bad value for {key!r}: {message}{more}"
 
 
 def _check_routing(settings: Settings, file: Path) -> None:

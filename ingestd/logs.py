@@ -10,6 +10,9 @@ import sys
 from typing import TextIO
 
 import structlog
+from structlog.typing import EventDict
+
+from ingestd.terminal import terminal_text
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
@@ -27,9 +30,15 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *([] if json else [_inert]),  # JSON escapes control characters itself
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+
+
+def _inert(_logger: object, _name: str, event: EventDict) -> EventDict:
+    """Values quoted from mail (an error naming a header, say) cannot drive the terminal."""
+    return {k: terminal_text(v) if isinstance(v, str) else v for k, v in event.items()}

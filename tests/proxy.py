@@ -26,12 +26,14 @@ class Faults:
 
 
 class FaultyProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, listen_host: str = LOOPBACK) -> None:
         self.target = (target_host, target_port)
-        self.host, self.port = LOOPBACK, free_port()
+        self.host, self.port = listen_host, free_port(listen_host)
         self.faults = Faults()
         self.cuts = 0
         self.stalls = 0
+        self.connections = 0
+        self.from_clients = bytearray()  # every byte a client sent, as the network saw it
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -51,6 +53,7 @@ class FaultyProxy:
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._sockets += [client, upstream]
+                self.connections += 1
             faults = Faults(self.faults.cut_after, self.faults.stall_after, self.faults.delay)
             threading.Thread(target=self._pipe, args=(client, upstream, None),
                              daemon=True).start()
@@ -61,7 +64,10 @@ class FaultyProxy:
         sent = 0
         with contextlib.suppress(OSError):
             while data := source.recv(4096):
-                if faults is not None:
+                if faults is None:
+                    with self._lock:
+                        self.from_clients += data
+                else:
                     data, sent = self._apply(faults, data, sent, source, sink)
                     if data is None:
                         return

@@ -6,7 +6,8 @@ import click
 
 from ingestd.casework import STATUSES, CaseFilter, detail, get_case, list_cases
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, table
+from ingestd.cli.output import emit_json, say, table
+from ingestd.terminal import terminal_text
 from triage.labels import SEVERITIES
 
 pass_app = click.make_pass_decorator(App)
@@ -58,17 +59,18 @@ def show(app: App, reference: str, as_json: bool) -> None:
     for key in ("reference", "status", "subject", "customer_name", "customer_address",
                 "category", "severity", "confidence", "escalation_level", "assignee",
                 "order_numbers", "phone_numbers", "flags", "linked_case"):
-        click.echo(f"{key + ':':<19}{data[key]}")
-    click.echo(f"{'reasons:':<19}{'; '.join((data['triage'] or {}).get('reasons', []))}")
+        say(f"{key + ':':<19}{terminal_text(data[key], one_line=True)}")
+    say(f"{'reasons:':<19}{'; '.join((data['triage'] or {}).get('reasons', []))}")
     for step, due in data["deadlines"].items():
-        click.echo(f"{step + ' due:':<19}{due}")
+        say(f"{step + ' due:':<19}{due}")
     for message in data["messages"]:
-        click.echo(f"\n--- {message['direction']} {message['at']} {message['sender']}")
-        click.echo(message["text"])
-    click.echo("\nhistory:")
+        say(f"\n--- {message['direction']} {message['at']} "
+            f"{terminal_text(message['sender'], one_line=True)}")
+        say(message["text"])
+    say("\nhistory:")
     for event in data["events"]:
-        click.echo(f"  {event['at']}  {event['actor']}: {event['kind']} "
-                   f"{event['old'] or ''}→{event['new'] or ''} {event['note'] or ''}")
+        say(f"  {event['at']}  {event['actor']}: {event['kind']} "
+            f"{event['old'] or ''}→{event['new'] or ''} {event['note'] or ''}")
 
 
 COMMANDS = [cases]

@@ -11,6 +11,7 @@ from ingestd import logs
 from ingestd.cli.app import App
 from ingestd.cli.output import emit_json, table
 from ingestd.errors import NotFound, StorageError, TemporaryFailure
+from ingestd.terminal import terminal_text
 
 pass_app = click.make_pass_decorator(App)
 
@@ -138,6 +139,9 @@ def quarantine_show(app: App, entry: int, raw: bool) -> None:
         message = session.get(RawMessage, found.raw_message_id) if found else None
         if found is None or message is None:
             raise NotFound(f"no quarantine entry {entry}; see: ingestd quarantine list")
+        if raw and sys.stdout.isatty():  # to be read: inert; into a pipe or file: the bytes
+            click.echo(terminal_text((message.raw or b"").decode("utf-8", "replace")))
+            return
         if raw:
             sys.stdout.buffer.write(message.raw or b"")
             return

@@ -1,4 +1,8 @@
-"""Printing for commands: JSON for scripts, aligned tables for people."""
+"""Printing for commands: JSON for scripts, aligned tables for people.
+
+Customer text (subjects, names, bodies) reaches the terminal only through `terminal_text`
+(`ingestd.terminal`). JSON stays the same data, with those characters escaped.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,18 @@ from typing import Any
 
 import click
 
+from ingestd.terminal import CONTROL, terminal_text
+
+
+def say(text: object) -> None:
+    """Print a line that may carry customer text."""
+    click.echo(terminal_text(text))
+
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    # json.dumps escapes C0 itself; C1 and bidi controls only appear inside strings.
+    click.echo(CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -25,5 +38,5 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else terminal_text(value, one_line=True)
     return text if len(text) <= 48 else text[:45] + "..."

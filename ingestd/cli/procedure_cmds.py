@@ -11,6 +11,7 @@ from ingestd.casework import get_case
 from ingestd.cli.agent import actor_option
 from ingestd.cli.app import App
 from ingestd.cli.output import emit_json, table
+from ingestd.terminal import terminal_text
 from storage import transaction
 
 pass_app = click.make_pass_decorator(App)
@@ -88,7 +89,7 @@ def report_monthly(app: App, month: str | None, as_json: bool, out: Path | None,
     if as_json:
         emit_json(result.as_json())
     else:
-        click.echo(render_text(result), nl=False)
+        click.echo(terminal_text(render_text(result)), nl=False)
 
 
 @click.group()

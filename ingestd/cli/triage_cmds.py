@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ingestd.cli.app import App
+from ingestd.terminal import terminal_text
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "current.skops"
@@ -83,7 +84,7 @@ def _print_result(result: Any, as_json: bool) -> None:
         click.echo("review:     confidence is low, a person should check the labels")
     click.echo(f"model:      {result.model_version}")
     for reason in result.reasons:
-        click.echo(f"  - {reason}")
+        click.echo(f"  - {terminal_text(reason, one_line=True)}")
 
 
 @click.command("classify")

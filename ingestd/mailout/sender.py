@@ -31,7 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd.config import SmtpConfig
 from ingestd.errors import StorageError
+from ingestd.files import FILE_MODE, private_folder
 from ingestd.instance import gone
+from ingestd.transport import warn_plaintext
 from storage import Outbox, transaction
 
 log = structlog.get_logger("ingestd.sender")
@@ -118,8 +120,7 @@ class Sender:
         retried later: a retry overwrites its own file, so nothing is written twice."""
         folder = Path(self.config.path)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            written = _write_files(folder, batch)
+            written = _write_files(private_folder(folder), batch)
         except OSError as exc:
             self._fail([row.id for row in batch], f"{type(exc).__name__}: {exc}",
                        permanent=False, stats=stats)
@@ -184,6 +185,7 @@ class Sender:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
                                                   context=context)
         else:
+            warn_plaintext("smtp", cfg.host, cfg.port, cfg.security)
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             if cfg.security == "starttls":
                 smtp.starttls(context=context)
@@ -272,8 +274,9 @@ def _write_files(folder: Path, batch: list[Claimed]) -> list[tuple[int, str]]:
     """
     temps = [folder / f".{row.id:08d}.eml.tmp" for row in batch]
     for row, temp in zip(batch, temps, strict=True):
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         with os.fdopen(descriptor, "wb") as handle:  # the customer's mail: owner only
+            os.fchmod(descriptor, FILE_MODE)  # a temp file left by a crash may have another
             handle.write(row.raw)
     with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
         list(pool.map(_sync, temps))

@@ -21,6 +21,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from ingestd.config import MailboxConfig
 from ingestd.errors import AuthenticationError, SourceError
 from ingestd.sources.delivery import Delivery
+from ingestd.transport import warn_plaintext
 
 ClientFactory = Callable[[MailboxConfig], IMAPClient]
 
@@ -66,6 +67,7 @@ def _open(config: MailboxConfig) -> IMAPClient:
     if config.security == "tls":
         return IMAPClient(config.host, config.port, ssl=True, ssl_context=tls_context(config),
                           timeout=config.timeout)
+    warn_plaintext(f"mailbox {config.name!r}", config.host, config.port, config.security)
     client = IMAPClient(config.host, config.port, ssl=False, timeout=config.timeout)
     if config.security == "starttls":
         client.starttls(tls_context(config))

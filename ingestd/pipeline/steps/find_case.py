@@ -4,18 +4,23 @@ A mail joins a case when it answers a Message-ID that case received or sent and 
 is a participant or answers one of our own (HMAC-signed) Message-IDs; or when its subject
 carries the case's tag and the sender is a participant. Anything else is a new case, flagged
 when it cites another case, so a stranger never reads or writes someone else's case.
+A From is easy to forge: with [threading] require_authenticated_sender, a tag joins only a
+mail whose sender our receiving server authenticated (`ingestd.authresults`).
 """
 
 from __future__ import annotations
 
 import re
 
+import structlog
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from ingestd.authresults import sender_verdict
 from ingestd.pipeline.context import Context
 from storage import Case, CaseMessage, Participant
 
+log = structlog.get_logger("ingestd.pipeline")
 TAG = re.compile(r"\[([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,})\]")
 # Built once: building a statement costs more than running it.
 _BY_REFERENCE = select(Case).where(Case.reference == bindparam("reference"))
@@ -44,10 +49,24 @@ def find_case(ctx: Context) -> None:
         ctx.flags.append(f"cites_other_case:{case.reference}")
     for reference in tags:
         case = session.scalar(_BY_REFERENCE, {"reference": reference})
-        if case is not None and _is_participant(session, case, sender):
+        if case is not None and _is_participant(session, case, sender) \
+                and _authenticated(ctx, reference, sender):
             ctx.case = case
             return
         ctx.flags.append(f"cites_reference:{reference}")
+
+
+def _authenticated(ctx: Context, reference: str, sender: str) -> bool:
+    """With [threading] require_authenticated_sender: did our server vouch for the From?"""
+    wanted = ctx.services.settings.threading
+    if not wanted.require_authenticated_sender:
+        return True
+    verdict = sender_verdict(ctx.raw.raw or b"", wanted.authserv_id or "", sender)
+    if not verdict.authenticated:
+        log.warning("tag_not_trusted", raw_id=ctx.raw.id, reference=reference,
+                 reason=verdict.reason)
+        ctx.flags.append(f"unauthenticated_sender:{reference}")
+    return verdict.authenticated
 
 
 def _case_of_message(session: Session, message_id: str) -> Case | None:
