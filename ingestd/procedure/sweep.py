@@ -6,6 +6,9 @@ recurring complaint that goes straight to senior management), every level passed
 recorded and notified once, lowest first: each role hears of the case, as the seeds'
 escalation chain expects, and nobody is told twice.
 
+A sweep decides as of the time it is given (``sla sweep --now`` may look ahead), but the
+mail it queues is due at once, by the real clock: a sweep three days ahead notifies now.
+
 Several instances may sweep at once: cases are claimed with FOR UPDATE SKIP LOCKED on
 PostgreSQL (SQLite takes its write lock at BEGIN), and the unique index on escalation
 events plus the unique outbox keys make a repeated decision a harmless no-op.
@@ -45,9 +48,12 @@ OPEN = ("new", "acknowledged", "investigating")
 
 @dataclass
 class SweepReport:
-    """What one sweep did; `breaches` counts open cases past each step's deadline now."""
+    """What one sweep did; `breaches` counts open cases past each step's deadline now.
+
+    `due` is when its mail may go: the real time the sweep ran, whatever `now` it was given."""
 
     now: datetime
+    due: datetime
     escalations: list[tuple[str, int]] = field(default_factory=list)
     followups: list[str] = field(default_factory=list)
     breaches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DEADLINES, 0))
@@ -61,10 +67,10 @@ class SweepReport:
 
 def sweep(services: Services, now: datetime) -> SweepReport:
     """Escalate, send due follow-ups and count breaches; one transaction per batch of cases."""
-    report = SweepReport(now=now)
+    report = SweepReport(now=now, due=services.clock())
     _each_batch(services, _open_cases, lambda s, cases: _escalate_batch(s, services, cases, report))
     _each_batch(services, _followups_due(now), lambda s, cases: report.followups.extend(
-        send_due_followups(s, services, list(cases), now)))
+        send_due_followups(s, services, list(cases), now, due=report.due)))
     if report.escalations or report.followups:
         log.info("sweep", escalations=len(report.escalations), followups=len(report.followups),
                  breaches=report.breaches)
@@ -108,7 +114,7 @@ def _escalate_batch(session: Session, services: Services, cases: Sequence[Case],
             if casework.escalate(session, case, level, reason=reason(level),
                                  composer=services.composer,
                                  address=services.settings.escalation.address(level),
-                                 at=report.now):
+                                 at=report.now, due=report.due):
                 report.escalations.append((case.reference or "", level))
 
 
