@@ -1,4 +1,5 @@
-"""The SLA sweep: escalations, follow-ups and breaches, run by the daemon every minute.
+"""The SLA sweep: escalations, new-date notices, follow-ups and breaches, run by the daemon
+every minute.
 
 A case is raised to the level its clocks and its nature call for (escalation_level_due).
 When it has to climb more than one level at once (a sweep that did not run for days, or a
@@ -56,24 +57,27 @@ class SweepReport:
     due: datetime
     escalations: list[tuple[str, int]] = field(default_factory=list)
     followups: list[str] = field(default_factory=list)
+    updates: list[str] = field(default_factory=list)  # new-date notices to customers
     breaches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DEADLINES, 0))
     open_cases: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {"now": self.now.isoformat(), "open_cases": self.open_cases,
                 "escalations": [{"reference": r, "level": lvl} for r, lvl in self.escalations],
-                "followups": self.followups, "breaches": self.breaches}
+                "followups": self.followups, "updates": self.updates,
+                "breaches": self.breaches}
 
 
 def sweep(services: Services, now: datetime) -> SweepReport:
-    """Escalate, send due follow-ups and count breaches; one transaction per batch of cases."""
+    """Escalate, give new dates, send due follow-ups and count breaches; one transaction per
+    batch of cases."""
     report = SweepReport(now=now, due=services.clock())
     _each_batch(services, _open_cases, lambda s, cases: _escalate_batch(s, services, cases, report))
     _each_batch(services, _followups_due(now), lambda s, cases: report.followups.extend(
         send_due_followups(s, services, list(cases), now, due=report.due)))
-    if report.escalations or report.followups:
+    if report.escalations or report.followups or report.updates:
         log.info("sweep", escalations=len(report.escalations), followups=len(report.followups),
-                 breaches=report.breaches)
+                 updates=len(report.updates), breaches=report.breaches)
     return report
 
 
@@ -116,6 +120,15 @@ def _escalate_batch(session: Session, services: Services, cases: Sequence[Case],
                                  address=services.settings.escalation.address(level),
                                  at=report.now, due=report.due):
                 report.escalations.append((case.reference or "", level))
+        _new_date(session, services, case, report)
+
+
+def _new_date(session: Session, services: Services, case: Case, report: SweepReport) -> None:
+    """Tell the customer a new date before the one they were given passes."""
+    opens = casework.notice_window_opens(services, case)
+    if opens is not None and report.now >= opens and casework.new_date_notice(
+            session, services, case, now=report.now, due=report.due):
+        report.updates.append(case.reference or "")
 
 
 def progress(case: Case) -> CaseProgress:
