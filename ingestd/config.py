@@ -159,6 +159,17 @@ class CasesConfig(Section):
     reference_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] = "CMP"
     reopen_window_days: Annotated[int, Field(ge=0)] = 30
     acknowledgments_per_sender_per_hour: Annotated[int, Field(ge=0)] = 3
+    admins: tuple[str, ...] = ()  # actors who may --force a move the procedure does not allow
+
+
+class UpdatesConfig(Section):
+    """`[updates]`: the progress mails customers get (seeds: "provide regular updates")."""
+
+    investigating: bool = True
+    resolved: bool = True
+    new_date: bool = True
+    notice_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 24
+    new_date_business_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 2
 
 
 class ThreadingConfig(Section):
@@ -227,6 +238,7 @@ class Settings(Section):
     routing: RoutingConfig = RoutingConfig()
     cases: CasesConfig = CasesConfig()
     threading: ThreadingConfig = ThreadingConfig()
+    updates: UpdatesConfig = UpdatesConfig()
     triage: TriageConfig = TriageConfig()
     sla: SlaPolicy = SlaPolicy()
     recurring: SpikePolicy = SpikePolicy()

@@ -54,8 +54,9 @@ def _resolved_case(services: Services, clock: Clock, monkeypatch: pytest.MonkeyP
     clock.now = START + timedelta(days=1)
     with services.factory() as session, session.begin():
         case = session.scalars(select(Case)).one()
-        casework.change_status(session, services, case, "resolved", actor="bob", at=clock.now,
-                              note="parcel re-sent")
+        for status in ("investigating", "resolved"):
+            casework.change_status(session, services, case, status, actor="bob", at=clock.now,
+                                   note="parcel re-sent")
         assert case.followup_due == clock.now + timedelta(days=2)
         return case.id
 
@@ -95,7 +96,8 @@ def test_solved_answer_records_score_and_keeps_case_resolved(
     with services.factory() as session:
         kinds = list(session.scalars(select(Event.kind).where(Event.case_id == case_id)))
         messages = session.scalars(select(Case)).one().messages
-        assert [m.direction for m in messages] == ["in", "out", "out", "in"]
+        # acknowledgment, investigating and resolved updates, follow-up; then the answer
+        assert [m.direction for m in messages] == ["in", "out", "out", "out", "out", "in"]
     assert kinds.count("satisfaction") == 1 and kinds.count("followup") == 1
 
 

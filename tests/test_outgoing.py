@@ -134,7 +134,8 @@ def test_reply_to_a_resolved_case_reopens_it(tmp_path, dovecot, smtp_sink):
     app.run_once()
     with app.services.factory() as session, session.begin():
         case = session.scalars(select(Case)).one()
-        casework.set_status(session, case, "resolved", actor="agent", at=app.services.clock())
+        for status in ("investigating", "resolved"):
+            casework.set_status(session, case, status, actor="agent", at=app.services.clock())
     dovecot.append(account, [mail("ann@example.net", f"Re: [{case.reference}]", "Still broken")])
     app.run_once()
     (case,) = _case_of(app, "ann@example.net")
@@ -324,7 +325,7 @@ def test_reply_long_after_closing_opens_a_new_linked_case(tmp_path, dovecot, smt
     app.run_once()
     with app.services.factory() as session, session.begin():
         old = session.scalars(select(Case)).one()
-        for status in ("resolved", "closed"):
+        for status in ("investigating", "resolved", "closed"):
             casework.set_status(session, old, status, actor="agent", at=app.services.clock())
     ack_id = _acks(smtp_sink)[0].message["Message-ID"]
 

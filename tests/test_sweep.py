@@ -202,3 +202,40 @@ def test_no_spike_without_history(db_url: str, tmp_path: Path) -> None:
         add_case(services, MONDAY - timedelta(minutes=minute + 1), category="billing")
     with services.factory() as session:
         assert not category_spike(session, "billing", MONDAY, policy)
+
+
+def _sink_smtp(sink: SmtpSink) -> dict[str, object]:
+    return {"mode": "smtp", "host": sink.host, "port": sink.port, "security": "none",
+            "username": sink.username, "password": sink.password,
+            "from": "Customer Support <support@example.test>"}
+
+
+def test_sweep_ahead_of_the_clock_sends_its_notices_now(db_url: str, tmp_path: Path,
+                                                        smtp_sink: SmtpSink) -> None:
+    """`sla sweep --now` three days ahead: the levels are as of then, the mail goes now."""
+    now = datetime.now(UTC)
+    clock = Clock(now)
+    services = make_services(db_url, tmp_path, clock, smtp=_sink_smtp(smtp_sink))
+    case_id = add_case(services, now, subject="Broken kettle")
+    ahead = (now + timedelta(days=3, minutes=1)).isoformat()
+    data = json.loads(run_cli(write_config(tmp_path, db_url), "sla", "sweep", "--now", ahead,
+                              "--json"))
+    assert [e["level"] for e in data["escalations"]] == [1, 2, 3]
+    assert levels(services, case_id) == ["1", "2", "3"]
+    clock.now = datetime.now(UTC)  # the sender runs on the real clock, three days earlier
+    assert build_sender(services).deliver_pending().sent == 3
+    received = smtp_sink.wait_for(3)
+    assert sorted(m.rcpt_tos[0] for m in received) == sorted(ESCALATION.values())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # logic only: one backend
+def test_follow_up_of_a_sweep_ahead_is_due_at_once(db_url: str, tmp_path: Path,
+                                                   smtp_sink: SmtpSink) -> None:
+    services = make_services(db_url, tmp_path, Clock(MONDAY), smtp=_sink_smtp(smtp_sink))
+    add_case(services, MONDAY, status="resolved", resolved_at=MONDAY,
+             followup_due=MONDAY + timedelta(days=2))
+    assert sweep(services, MONDAY + timedelta(days=2)).followups == ["CMP-2026-000001"]
+    assert build_sender(services).deliver_pending().sent == 1
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ("ann@example.test",)
+    assert "Is your issue solved?" in " ".join(str(mail.message["Subject"]).split())

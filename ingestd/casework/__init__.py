@@ -1,8 +1,9 @@
 """Case work: every change to a case goes through here, and so does every read of one.
 
 Status (with the procedure's allowed moves), assignment, replies, recovery and corrective
-action, label corrections, escalation and the acknowledgment's effect each record their event
-and queue the mail they cause in the same transaction. The pipeline, the procedure's sweep,
+action, label corrections, escalation, the customer's progress updates and the
+acknowledgment's effect each record their event and queue the mail they cause in the same
+transaction. The pipeline, the procedure's sweep,
 the sender's callback and the commands only call this package; none writes a case itself.
 """
 
@@ -25,6 +26,13 @@ from ingestd.casework._status import (
     change_status,
     set_status,
 )
+from ingestd.casework._updates import (
+    UPDATE_KINDS,
+    UPDATE_MAIL_KINDS,
+    new_date_notice,
+    notice_window_opens,
+    promised_date,
+)
 from storage.queries import latest_inbound
 
 __all__ = [
@@ -32,6 +40,8 @@ __all__ = [
     "PICKED_UP",
     "RECOVERY_KINDS",
     "STATUSES",
+    "UPDATE_KINDS",
+    "UPDATE_MAIL_KINDS",
     "CaseFilter",
     "acknowledgment_sent",
     "assign",
@@ -45,6 +55,9 @@ __all__ = [
     "get_case",
     "latest_inbound",
     "list_cases",
+    "new_date_notice",
+    "notice_window_opens",
+    "promised_date",
     "record",
     "record_corrective_action",
     "record_recovery",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingestd.casework._record import enqueue, record
+from ingestd.casework._status import check_force
 from ingestd.errors import IngestdError
 from storage import Case, CaseMessage
 from storage.queries import latest_inbound
@@ -37,8 +38,16 @@ def assign(session: Session, case: Case, agent: str, *, actor: str, at: datetime
 
 
 def reply(session: Session, services: Services, case: Case, body: str, *, actor: str,
-          at: datetime) -> CaseMessage:
-    """Send `body` to the customer, threaded under their latest mail, tagged with the reference."""
+          at: datetime, force: bool = False, note: str | None = None) -> CaseMessage:
+    """Send `body` to the customer, threaded under their latest mail, tagged with the reference.
+
+    A closed case is finished: reopen it first (status investigating), or an admin forces
+    the reply with a `note` saying why, recorded on the reply's event."""
+    if case.status == "closed":
+        if not force:
+            raise IngestdError(f"{case.reference} is closed; reopen it first: ingestd cases "
+                               f"status {case.reference} investigating")
+        check_force(services, actor, note, "a reply to a closed case")
     if not case.customer_address:
         raise IngestdError(f"{case.reference}: the case has no customer address to reply to")
     if not body.strip():
@@ -54,8 +63,10 @@ def reply(session: Session, services: Services, case: Case, body: str, *, actor:
     sent = session.scalars(select(CaseMessage).where(
         CaseMessage.message_id == draft.message_id)).one()
     sent.sender, sent.subject, sent.text = actor, subject, body
+    forced = case.status == "closed"
     record(session, case, "reply", actor=actor, at=at, new=case.customer_address,
-                    data={"message_id": draft.message_id})
+           note=f"forced: {note}" if forced else None,
+           data={"message_id": draft.message_id, **({"forced": True} if forced else {})})
     return sent
 
 

@@ -17,11 +17,13 @@ LEVEL_ROLES = {1: "supervisor", 2: "department manager", 3: "senior management"}
 
 
 def escalate(session: Session, case: Case, level: int, *, reason: str, composer: Composer,
-             address: str, at: datetime, actor: str = "ingestd") -> bool:
+             address: str, at: datetime, actor: str = "ingestd",
+             due: datetime | None = None) -> bool:
     """Raise `case` to `level` once, record it and notify that level's address.
 
-    A unique index on escalation events makes a second sweep (or a second instance) that
-    reaches the same decision fail harmlessly instead of notifying twice.
+    The notice is sent from `due` on (default `at`: see `enqueue`). A unique index on
+    escalation events makes a second sweep (or a second instance) that reaches the same
+    decision fail harmlessly instead of notifying twice.
     """
     if level <= case.escalation_level or not _first_to_escalate(
             session, case, level, reason=reason, actor=actor, at=at):
@@ -29,7 +31,7 @@ def escalate(session: Session, case: Case, level: int, *, reason: str, composer:
     case.escalation_level = level
     draft = composer.compose("escalation", address, case.reference or "", {
         **case_view(case), "level": level, "level_role": LEVEL_ROLES[level], "reason": reason})
-    enqueue(session, draft, case, key=f"escalation:{case.id}:{level}", at=at)
+    enqueue(session, draft, case, key=f"escalation:{case.id}:{level}", at=at, due=due)
     return True
 
 

@@ -56,14 +56,25 @@ def assign_command(app: App, reference: str, agent: str, note: str | None, actor
 @click.argument("reference")
 @click.argument("status", type=click.Choice(STATUSES))
 @click.option("--note")
+@click.option("--resolution", help="What was done, in words for the customer (when resolving).")
+@click.option("--force", is_flag=True,
+              help="Admins: a move the procedure does not allow (give --note why).")
 @actor_option
 @pass_app
-def status_command(app: App, reference: str, status: str, note: str | None, actor: str) -> None:
-    """Move a case to STATUS (new, acknowledged, investigating, resolved, closed)."""
+def status_command(app: App, *, reference: str, status: str, note: str | None,
+                   resolution: str | None, force: bool, actor: str) -> None:
+    """Move a case to STATUS (new, acknowledged, investigating, resolved, closed); the
+    customer hears of investigating and resolved."""
     services = app.services
     now = services.clock()
-    _work(app, reference, lambda s, c: casework.change_status(
-        s, services, c, status, actor=actor, at=now, note=note))
+
+    def change(session: Session, case: Case) -> None:
+        untold = casework.change_status(session, services, case, status, actor=actor, at=now,
+                                        note=note, force=force, resolution=resolution)
+        if untold is not None:
+            click.echo(f"{case.reference}: no update to the customer ({untold})", err=True)
+
+    _work(app, reference, change)
 
 
 @cases.command("label")
@@ -87,14 +98,18 @@ def label_command(app: App, reference: str, category: str | None, severity: str 
 @click.argument("reference")
 @click.option("--file", "body_file", type=click.File("r", encoding="utf-8"), required=True,
               help="The reply text (- for standard input).")
+@click.option("--force", is_flag=True, help="Admins: reply to a closed case (give --note why).")
+@click.option("--note", help="Why the reply is forced.")
 @actor_option
 @pass_app
-def reply_command(app: App, reference: str, body_file: TextIO, actor: str) -> None:
+def reply_command(app: App, *, reference: str, body_file: TextIO, force: bool,
+                  note: str | None, actor: str) -> None:
     """Answer the customer; the mail threads under their latest message."""
     body = body_file.read()
     services = app.services
     now = services.clock()
-    _work(app, reference, lambda s, c: casework.reply(s, services, c, body, actor=actor, at=now))
+    _work(app, reference, lambda s, c: casework.reply(s, services, c, body, actor=actor, at=now,
+                                                      force=force, note=note))
 
 
 @cases.command("recovery")

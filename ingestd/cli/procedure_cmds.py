@@ -55,6 +55,8 @@ def sla_sweep(app: App, now: datetime | None, as_json: bool) -> None:
         click.echo(f"{reference}: escalated to level {level}")
     for reference in report.followups:
         click.echo(f"{reference}: follow-up queued")
+    for reference in report.updates:
+        click.echo(f"{reference}: new date queued for the customer")
     click.echo(f"{report.open_cases} open cases; breaches: "
                + ", ".join(f"{k} {v}" for k, v in report.breaches.items()), err=True)
 

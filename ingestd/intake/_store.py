@@ -36,7 +36,8 @@ def store(session: Session, deliveries: Iterable[Delivery], now: datetime,
     nobody was watching, after `watched_since` (the last time the folder was read): mail
     that waited for a restart or a mail server outage starts its service-level clocks when
     the customer sent it into the mailbox. Mail dated before that (moved in later, or
-    imported with its old date) and mail from a first read count from `now`.
+    imported with its old date) and mail from a first read count from `now`. A delivery
+    time the source vouches for (a Maildir file's) always counts, never later than `now`.
 
     A batch costs a handful of statements, not several per message: one look-up of the
     locations already stored, one insert of the rows, one of their deduplication keys.
@@ -83,6 +84,8 @@ def _seen_locations(session: Session, deliveries: list[Delivery]) -> set[Locatio
 
 def _received_at(delivery: Delivery, now: datetime, watched_since: datetime | None) -> datetime:
     arrived = delivery.arrived_at
+    if arrived is not None and delivery.arrival_certain:
+        return min(arrived, now)  # a clock ahead of ours must not date mail in the future
     if arrived is None or watched_since is None or not watched_since <= arrived <= now:
         return now
     return arrived

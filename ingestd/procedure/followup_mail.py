@@ -70,20 +70,23 @@ def confirms_solution(case: Case, text: str) -> bool:
 
 
 def send_due_followups(session: Session, services: Services, cases: list[Case],
-                       now: datetime) -> list[str]:
-    """Queue the follow-up for each resolved case whose time has come; returns references."""
+                       now: datetime, due: datetime | None = None) -> list[str]:
+    """Queue the follow-up for each resolved case whose time has come; returns references.
+
+    The mail may be sent from `due` on (default `now`)."""
     sent = []
     for case in cases:
         if case.followup_due is None and case.resolved_at is not None:
             case.followup_due = followup_due(case.resolved_at, services.settings.sla,
                                              services.calendar)
         if case.followup_due is not None and case.followup_due <= now and _send(
-                session, services, case, now):
+                session, services, case, now, due or now):
             sent.append(case.reference or "")
     return sent
 
 
-def _send(session: Session, services: Services, case: Case, now: datetime) -> bool:
+def _send(session: Session, services: Services, case: Case, now: datetime,
+          due: datetime) -> bool:
     if not case.customer_address:
         return False
     latest = casework.latest_inbound(session, case)
@@ -91,7 +94,8 @@ def _send(session: Session, services: Services, case: Case, now: datetime) -> bo
         "followup", case.customer_address, case.reference or "",
         casework.case_view(case, services.calendar.zone),
         in_reply_to=latest.message_id if latest else None)
-    casework.enqueue(session, draft, case, key=f"followup:{case.id}", at=now, to_customer=True)
+    casework.enqueue(session, draft, case, key=f"followup:{case.id}", at=now, to_customer=True,
+                      due=due)
     case.followup_sent_at = now
     casework.record(session, case, "followup", actor="ingestd", at=now,
                     new=case.customer_address, note="satisfaction request sent")

@@ -1,10 +1,14 @@
-"""The SLA sweep: escalations, follow-ups and breaches, run by the daemon every minute.
+"""The SLA sweep: escalations, new-date notices, follow-ups and breaches, run by the daemon
+every minute.
 
 A case is raised to the level its clocks and its nature call for (escalation_level_due).
 When it has to climb more than one level at once (a sweep that did not run for days, or a
 recurring complaint that goes straight to senior management), every level passed is
 recorded and notified once, lowest first: each role hears of the case, as the seeds'
 escalation chain expects, and nobody is told twice.
+
+A sweep decides as of the time it is given (``sla sweep --now`` may look ahead), but the
+mail it queues is due at once, by the real clock: a sweep three days ahead notifies now.
 
 Several instances may sweep at once: cases are claimed with FOR UPDATE SKIP LOCKED on
 PostgreSQL (SQLite takes its write lock at BEGIN), and the unique index on escalation
@@ -45,29 +49,35 @@ OPEN = ("new", "acknowledged", "investigating")
 
 @dataclass
 class SweepReport:
-    """What one sweep did; `breaches` counts open cases past each step's deadline now."""
+    """What one sweep did; `breaches` counts open cases past each step's deadline now.
+
+    `due` is when its mail may go: the real time the sweep ran, whatever `now` it was given."""
 
     now: datetime
+    due: datetime
     escalations: list[tuple[str, int]] = field(default_factory=list)
     followups: list[str] = field(default_factory=list)
+    updates: list[str] = field(default_factory=list)  # new-date notices to customers
     breaches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DEADLINES, 0))
     open_cases: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {"now": self.now.isoformat(), "open_cases": self.open_cases,
                 "escalations": [{"reference": r, "level": lvl} for r, lvl in self.escalations],
-                "followups": self.followups, "breaches": self.breaches}
+                "followups": self.followups, "updates": self.updates,
+                "breaches": self.breaches}
 
 
 def sweep(services: Services, now: datetime) -> SweepReport:
-    """Escalate, send due follow-ups and count breaches; one transaction per batch of cases."""
-    report = SweepReport(now=now)
+    """Escalate, give new dates, send due follow-ups and count breaches; one transaction per
+    batch of cases."""
+    report = SweepReport(now=now, due=services.clock())
     _each_batch(services, _open_cases, lambda s, cases: _escalate_batch(s, services, cases, report))
     _each_batch(services, _followups_due(now), lambda s, cases: report.followups.extend(
-        send_due_followups(s, services, list(cases), now)))
-    if report.escalations or report.followups:
+        send_due_followups(s, services, list(cases), now, due=report.due)))
+    if report.escalations or report.followups or report.updates:
         log.info("sweep", escalations=len(report.escalations), followups=len(report.followups),
-                 breaches=report.breaches)
+                 updates=len(report.updates), breaches=report.breaches)
     return report
 
 
@@ -108,8 +118,17 @@ def _escalate_batch(session: Session, services: Services, cases: Sequence[Case],
             if casework.escalate(session, case, level, reason=reason(level),
                                  composer=services.composer,
                                  address=services.settings.escalation.address(level),
-                                 at=report.now):
+                                 at=report.now, due=report.due):
                 report.escalations.append((case.reference or "", level))
+        _new_date(session, services, case, report)
+
+
+def _new_date(session: Session, services: Services, case: Case, report: SweepReport) -> None:
+    """Tell the customer a new date before the one they were given passes."""
+    opens = casework.notice_window_opens(services, case)
+    if opens is not None and report.now >= opens and casework.new_date_notice(
+            session, services, case, now=report.now, due=report.due):
+        report.updates.append(case.reference or "")
 
 
 def progress(case: Case) -> CaseProgress:

@@ -10,6 +10,7 @@ Definitions, so the numbers can be checked by hand:
 - a breach is a step done after its deadline, or not done and overdue at `as_of`;
 - escalations count escalation events of the cohort by the level reached;
 - response rate = answered follow-ups / follow-ups sent (answered: a score or solved/not);
+- updates count the progress mails of the cohort sent to customers, by kind;
 - recurring: customers and order numbers with two or more cases in the month, and the most
   frequent category + subject keyword pairs.
 """
@@ -28,10 +29,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ingestd.casework import UPDATE_KINDS
 from ingestd.errors import IngestdError
 from ingestd.procedure.deadlines import DEADLINES, Deadlines, breaches
 from ingestd.procedure.recurring import is_senior
-from storage import Case, Event
+from storage import Case, Event, Outbox
 
 TOP = 10
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
@@ -60,6 +62,7 @@ class MonthlyReport:
     resolve: Timing = field(default_factory=Timing)
     breaches: dict[str, int] = field(default_factory=dict)
     escalations: dict[str, int] = field(default_factory=dict)
+    updates: dict[str, int] = field(default_factory=dict)
     followups_sent: int = 0
     followups_answered: int = 0
     response_rate: float | None = None
@@ -109,6 +112,7 @@ def monthly_report(session: Session, start: datetime, end: datetime,
     report.resolve = _timing(report.hours_to_resolve)
     report.breaches = _breaches(cases, as_of)
     report.escalations = _escalations(session, [c.id for c in cases])
+    report.updates = _updates(session, [c.id for c in cases])
     _satisfaction(report, cases)
     _recurring(report, cases)
     return report
@@ -147,6 +151,14 @@ def _escalations(session: Session, case_ids: list[int]) -> dict[str, int]:
         Event.kind == "escalation", Event.case_id.in_(case_ids)))
     counts = Counter(str(level) for level in levels)
     return {str(level): counts.get(str(level), 0) for level in (1, 2, 3)}
+
+
+def _updates(session: Session, case_ids: list[int]) -> dict[str, int]:
+    kinds = session.scalars(select(Outbox.kind).where(
+        Outbox.state == "sent", Outbox.case_id.in_(case_ids),
+        Outbox.kind.in_([f"update_{kind}" for kind in UPDATE_KINDS])))
+    counts = Counter(kind.removeprefix("update_") for kind in kinds)
+    return {kind: counts.get(kind, 0) for kind in UPDATE_KINDS}
 
 
 def _satisfaction(report: MonthlyReport, cases: list[Case]) -> None:
@@ -196,6 +208,7 @@ def render_text(report: MonthlyReport) -> str:
              timing("resolve", report.resolve),
              *rows("SLA breaches by step:", report.breaches),
              *rows("Escalations by level:", report.escalations),
+             *rows("Customer updates sent:", report.updates),
              f"Follow-ups: {report.followups_sent} sent, {report.followups_answered} answered "
              f"(response rate {report.response_rate}), average satisfaction "
              f"{report.satisfaction_average}, solved {report.solved_confirmed}, "

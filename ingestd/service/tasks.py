@@ -99,7 +99,7 @@ def housekeeping(services: Services, wake_outbox: threading.Event) -> list[Perio
     """The SLA sweep, the retention purge, the model check and the idle-worker stop."""
     def sweep() -> None:
         report = run_sweep(services, services.clock())
-        if report.escalations or report.followups:
+        if report.escalations or report.followups or report.updates:
             wake_outbox.set()
 
     def purge() -> None:
