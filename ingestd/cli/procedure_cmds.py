@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ingestd import progress
 from ingestd.casework import get_case
 from ingestd.cli.agent import actor_option
 from ingestd.cli.app import App
@@ -142,10 +143,13 @@ def privacy() -> None:
 @pass_app
 def privacy_export(app: App, address: str) -> None:
     """Print everything kept about ADDRESS as JSON."""
-    from ingestd.privacy import export  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.privacy import customer_cases, export  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
-        emit_json(export(session, address))
+        total = len(customer_cases(session, address))
+        with progress.bar("exporting", total, unit="case") as shown:
+            data = export(session, address, shown.update)
+        emit_json(data)
 
 
 @privacy.command("erase")
@@ -172,9 +176,11 @@ def privacy_erase(app: App, address: str, yes: bool, actor: str) -> None:
 @pass_app
 def privacy_purge(app: App, now: datetime | None) -> None:
     """Delete closed cases older than [retention] closed_case_days, raw mail included."""
-    from ingestd.privacy import purge_expired  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.privacy import expired_count, purge_expired  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
-    done = purge_expired(app.services, _now(app, now))
+    at = _now(app, now)
+    with progress.bar("purging", expired_count(app.services, at), unit="case") as shown:
+        done = purge_expired(app.services, at, shown.update)
     click.echo(f"purged {done.cases} cases and {done.raw_messages} raw messages", err=True)
 
 

@@ -3,6 +3,7 @@ pipe): store the raw bytes durably, then hand them to the pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -14,7 +15,7 @@ from ingestd.errors import IngestdError, StorageError
 from ingestd.intake._folders import drain_folder, take_lease
 from ingestd.intake._store import StoreResult, store
 from ingestd.mailout.sender import database_errors
-from ingestd.pipeline import ProcessStats, process_pending
+from ingestd.pipeline import Processed, ProcessStats, process_pending
 from ingestd.services import Services
 from ingestd.sources import ImapSource, MaildirSource
 from ingestd.sources.delivery import Delivery
@@ -29,6 +30,7 @@ class DrainReport:
     duplicates: int = 0
     processed: ProcessStats = field(default_factory=ProcessStats)
     errors: list[IngestdError] = field(default_factory=list)
+    on_done: Callable[[Processed], None] | None = None  # each message processed (a progress bar)
 
     def add(self, result: StoreResult) -> None:
         self.stored += result.stored
@@ -39,7 +41,7 @@ def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> N
     """Fetch every folder of one mailbox; process after each committed batch."""
     def process(result: StoreResult) -> bool:
         report.add(result)
-        process_pending(services, stats=report.processed)
+        process_pending(services, stats=report.processed, on_done=report.on_done)
         return True
 
     for folder in source.config.folders:
@@ -60,7 +62,7 @@ def drain_maildir(services: Services, source: MaildirSource, report: DrainReport
             report.add(_commit(services, batch))
             batch = []
     report.add(_commit(services, batch))
-    process_pending(services, stats=report.processed)
+    process_pending(services, stats=report.processed, on_done=report.on_done)
 
 
 def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
@@ -89,7 +91,7 @@ def _drain_all(services: Services, report: DrainReport) -> DrainReport:
             drain_maildir(services, MaildirSource(maildir), report)
         except IngestdError as exc:
             _source_failed(report, exc, maildir.name)
-    process_pending(services, stats=report.processed)
+    process_pending(services, stats=report.processed, on_done=report.on_done)
     return report
 
 
