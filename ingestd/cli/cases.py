@@ -76,7 +76,7 @@ def show(app: App, reference: str, as_json: bool) -> None:
 def list_columns(zone: tzinfo, now: datetime) -> list[Col]:
     """`cases list`'s columns, the least needed dropped first on a narrow terminal."""
     return [Col("reference"), Col("status"), Col("severity"), Col("category", drop=1),
-            Col("escalation_level", "LVL", right=True), Col("assignee", "AGENT", flex=True),
+            Col("escalation_level", "LVL", right=True), Col("assignee", "AGENT"),
             Col("next_due", "NEXT DUE", show=lambda row: _due(row, zone, now)),
             Col("message_count", "MSGS", drop=2, right=True),
             Col("customer_address", "CUSTOMER", flex=True, drop=3),

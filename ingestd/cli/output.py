@@ -18,6 +18,7 @@ import click
 
 GAP = 2  # spaces between columns
 MIN_FLEX = 10  # a flexible column is not squeezed below this; columns are dropped instead
+LONGEST = 72  # no cell is longer, even in a pipe (a subject may run to 998 characters)
 
 
 def emit_json(data: Any) -> None:
@@ -63,8 +64,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str | Col]) -> None:
         return
     cols = [c if isinstance(c, Col) else Col(c) for c in columns]
     cells = [[_cell(row, c) for c in cols] for row in rows]
-    shown, widths = fit(cols, cells, terminal_width())
-    _render([cols[i] for i in shown], [[r[i] for i in shown] for r in cells], widths)
+    shown, widths, gap = fit(cols, cells, terminal_width())
+    _render([cols[i] for i in shown], [[r[i] for i in shown] for r in cells], widths, gap)
 
 
 def terminal_width() -> int | None:
@@ -74,33 +75,38 @@ def terminal_width() -> int | None:
 
 
 def fit(cols: Sequence[Col], cells: Sequence[Sequence[str]],
-        width: int | None) -> tuple[list[int], list[int]]:
-    """Which columns to show (indexes) and how wide each is, to fit `width`."""
+        width: int | None) -> tuple[list[int], list[int], int]:
+    """Which columns to show (indexes), how wide each is and the gap between them, to fit
+    `width`: first the flexible columns give way, then optional columns go, then the gap
+    narrows to one space, and only then are flexible columns cut below `MIN_FLEX`."""
     from rich.cells import cell_len  # noqa: PLC0415  (rich loads only when a table prints)
 
     natural = [max(cell_len(c.title), *(cell_len(r[i]) for r in cells))
                for i, c in enumerate(cols)]
     shown = list(range(len(cols)))
-    while True:
-        widths = _squeeze([cols[i] for i in shown], [natural[i] for i in shown], width)
+
+    def squeeze(gap: int, least: int = MIN_FLEX) -> list[int] | None:
+        return _squeeze([cols[i] for i in shown], [natural[i] for i in shown], width, gap,
+                        least)
+
+    while (widths := squeeze(GAP)) is None:
         droppable = [i for i in shown if cols[i].drop]
-        if widths is not None:
-            return shown, widths
-        if not droppable:  # a very narrow terminal: the flexible columns get what is left
-            return shown, _squeeze([cols[i] for i in shown], [natural[i] for i in shown],
-                                   width, least=1) or [natural[i] for i in shown]
+        if not droppable:
+            widths = squeeze(1) or squeeze(1, least=1)
+            return shown, widths or [natural[i] for i in shown], 1
         shown.remove(max(droppable, key=lambda i: cols[i].drop))
+    return shown, widths, GAP
 
 
-def _squeeze(cols: Sequence[Col], natural: Sequence[int], width: int | None,
-             least: int = MIN_FLEX) -> list[int] | None:
+def _squeeze(cols: Sequence[Col], natural: Sequence[int], width: int | None, gap: int,
+             least: int) -> list[int] | None:
     """Widths within `width`, cutting flexible columns (to no less than `least` each);
     None if that is not enough."""
-    total = sum(natural) + GAP * (len(natural) - 1)
+    total = sum(natural) + gap * (len(natural) - 1)
     if width is None or total <= width:
         return list(natural)
     smallest = [min(least, n) if c.flex else n for c, n in zip(cols, natural, strict=True)]
-    room = width - sum(smallest) - GAP * (len(natural) - 1)
+    room = width - sum(smallest) - gap * (len(natural) - 1)
     if room < 0:
         return None
     for i in _round_robin([i for i, c in enumerate(cols) if c.flex], smallest, natural, room):
@@ -121,18 +127,19 @@ def _round_robin(flexible: list[int], widths: Sequence[int], natural: Sequence[i
     return grow
 
 
-def _render(cols: Sequence[Col], cells: Sequence[Sequence[str]], widths: Sequence[int]) -> None:
+def _render(cols: Sequence[Col], cells: Sequence[Sequence[str]], widths: Sequence[int],
+            gap: int) -> None:
     from rich.console import Console  # noqa: PLC0415  (rich loads only when a table prints)
     from rich.table import Table  # noqa: PLC0415  (rich loads only when a table prints)
     from rich.text import Text  # noqa: PLC0415  (rich loads only when a table prints)
 
-    grid = Table(box=None, pad_edge=False, padding=(0, GAP // 2), header_style="bold")
+    grid = Table(box=None, pad_edge=False, padding=(0, gap, 0, 0), header_style="bold")
     for col, width in zip(cols, widths, strict=True):
         grid.add_column(Text(col.title), width=width, no_wrap=True, overflow="ellipsis",
                         justify="right" if col.right else "left")
     for row in cells:
         grid.add_row(*(Text(value) for value in row))
-    total = sum(widths) + GAP * (len(widths) - 1)
+    total = sum(widths) + gap * (len(widths) - 1)
     console = Console(file=sys.stdout, width=min(total, terminal_width() or total),
                       soft_wrap=False, highlight=False, emoji=False, markup=False)
     console.print(grid)
@@ -143,4 +150,4 @@ def _cell(row: dict[str, Any], col: Col) -> str:
         return col.show(row)
     value = row.get(col.key)
     text = "-" if value is None else str(value)
-    return text if len(text) <= 48 else text[:45] + "..."
+    return text if len(text) <= LONGEST else text[:LONGEST - 1] + "…"

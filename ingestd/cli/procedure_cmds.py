@@ -76,16 +76,19 @@ def report_monthly(app: App, month: str | None, as_json: bool, out: Path | None,
                    now: datetime | None) -> None:
     """Volumes, times, SLA breaches, escalations, satisfaction, recurring issues."""
     from ingestd.reports import monthly_report, parse_month, render_text  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.reports.plots import PLOTS, write_plots  # noqa: PLC0415  (matplotlib itself loads only when plots are drawn)
 
     as_of = _now(app, now)
     start, end = parse_month(month, as_of)
-    with app.services.factory() as session:
-        result = monthly_report(session, start, end, min(as_of, end))
-    if out is not None:
-        from ingestd.reports.plots import write_plots  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-
-        for path in write_plots(result, out):
-            click.echo(f"wrote {path}", err=True)
+    written = []
+    with progress.bar("report", 1 + (len(PLOTS) if out else 0), unit="step") as shown:
+        with app.services.factory() as session:
+            result = monthly_report(session, start, end, min(as_of, end))
+        shown.update()
+        if out is not None:
+            written = write_plots(result, out, shown.update)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
     if as_json:
         emit_json(result.as_json())
     else:

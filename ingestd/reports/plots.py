@@ -8,9 +8,11 @@ twelve-month trend puts the month in context.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ingestd.progress import Tick, no_tick
 from ingestd.reports.monthly import MonthlyReport
 from ingestd.reports.text import hours
 
@@ -20,39 +22,38 @@ OTHER_COLOUR = "#9e9e9e"
 DPI = 100
 
 
-def write_plots(report: MonthlyReport, out: Path) -> list[Path]:
-    """Write one PNG per topic into `out`; returns their paths."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib loads only when plots are drawn)
-
+def write_plots(report: MonthlyReport, out: Path, tick: Tick = no_tick) -> list[Path]:
+    """Write one PNG per topic into `out`; returns their paths. `tick(1)` follows each."""
+    plt = _pyplot()
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, fig in figures(report).items():
+    for name in PLOTS:
+        fig = figure(report, name)
         path = out / f"{report.month}-{name}.png"
         fig.savefig(path, dpi=DPI)
         plt.close(fig)
         written.append(path)
+        tick(1)
     return written
 
 
-def figures(report: MonthlyReport) -> dict[str, Any]:
-    """The report's figures by name (matplotlib Figures), drawn but not saved."""
+def figure(report: MonthlyReport, name: str) -> Any:
+    """One of the report's figures (a matplotlib Figure, drawn, not saved); see `PLOTS`."""
+    draw, title = PLOTS[name]
+    plt = _pyplot()
+    fig = draw(plt, report) if report.total or name == "trend" else _nothing(plt, report)
+    fig.suptitle(title.format(r=report), fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def _pyplot() -> Any:
     import matplotlib  # noqa: PLC0415  (heavy; only the report command needs it)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib loads only when plots are drawn)
 
-    drawn = {}
-    for name, draw, title in (
-            ("volumes", _volumes, f"Complaints received in {report.month}: {report.total}"),
-            ("timings", _timings, f"Response times, {report.month}"),
-            ("sla_escalations", _sla, f"Deadlines and escalations, {report.month}"),
-            ("satisfaction", _satisfaction, f"Customer satisfaction, {report.month}"),
-            ("trend", _trend, f"Twelve months to {report.month}")):
-        fig = draw(plt, report) if report.total or name == "trend" else _nothing(plt, report)
-        fig.suptitle(title, fontsize=14, fontweight="bold")
-        fig.tight_layout()
-        drawn[name] = fig
-    return drawn
+    return plt
 
 
 def _nothing(plt: Any, report: MonthlyReport) -> Any:
@@ -213,3 +214,13 @@ def _trend(plt: Any, report: MonthlyReport) -> Any:
     _counts_axis(ax.yaxis)
     ax.legend(loc="upper left", ncols=5)
     return fig
+
+
+# Each figure: how it is drawn and its title; the PNG is named `<month>-<name>.png`.
+PLOTS: dict[str, tuple[Callable[[Any, MonthlyReport], Any], str]] = {
+    "volumes": (_volumes, "Complaints received in {r.month}: {r.total}"),
+    "timings": (_timings, "Response times, {r.month}"),
+    "sla_escalations": (_sla, "Deadlines and escalations, {r.month}"),
+    "satisfaction": (_satisfaction, "Customer satisfaction, {r.month}"),
+    "trend": (_trend, "Twelve months to {r.month}"),
+}

@@ -77,6 +77,8 @@ def _recurring_lines(r: MonthlyReport) -> list[str]:
 
 
 def _trend(r: MonthlyReport) -> list[str]:
+    if not r.trend:
+        return []
     return ["Last 12 months (received, missed a deadline):",
             "  " + "  ".join(f"{m['month']} {m['total']}/{m['late']}" for m in r.trend[:6]),
             "  " + "  ".join(f"{m['month']} {m['total']}/{m['late']}" for m in r.trend[6:])]
