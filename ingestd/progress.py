@@ -41,8 +41,12 @@ class AboveBars:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self._partial = ""
+        self._direct = not sys.stderr.isatty()  # no bar can be drawn: no detour (a backlog logs
+        # thousands of lines, and going round the bars costs five times a plain write)
 
     def write(self, text: str) -> int:
+        if self._direct:
+            return self.out.write(text)
         self._partial += text
         *lines, self._partial = self._partial.split("\n")
         for line in lines:

@@ -150,7 +150,7 @@ def test_plots_read_at_a_glance(db_url: str, tmp_path: Path) -> None:
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     acknowledge, resolve = figure(report, "timings").axes
     assert "SLA target 24 h" in [line.get_label() for line in acknowledge.get_lines()]
-    assert "SLA target 120 h" in [line.get_label() for line in resolve.get_lines()]
+    assert "SLA target 5 days" in [line.get_label() for line in resolve.get_lines()]
     assert all(_integer_ticks(ax.yaxis) for ax in (acknowledge, resolve))
     for name in ("sla_escalations", "satisfaction"):
         assert all(_integer_ticks(ax.yaxis) for ax in figure(report, name).axes)

@@ -15,12 +15,14 @@ NO_DATA = "no data"
 
 
 def hours(value: float | None) -> str:
-    """A duration in words: `no data`, `under 1 min`, `12 min`, `3.5 h`."""
+    """A duration in words: `no data`, `under 1 min`, `12 min`, `3.5 h`, `5 days`."""
     if value is None:
         return NO_DATA
     if value < 1:
         minutes = round(value * 60)
         return "under 1 min" if minutes < 1 else f"{minutes} min"
+    if value >= 48:
+        return f"{round(value / 24, 1):g} days"
     return f"{value:g} h"
 
 
