@@ -20,6 +20,13 @@ def no_tick(_done: int) -> None:
     """The `Tick` of a caller that shows no progress."""
 
 
+class _Bar(tqdm):  # type: ignore[misc]  # (tqdm ships no types)
+    """tqdm without its monitor thread: a process that runs no other thread forks its
+    workers (`ingestd.pool`), and a bar, drawn or not, must not change that."""
+
+    monitor_interval = 0
+
+
 def bar(description: str, total: int | None = None, unit: str = "it",
         stream: TextIO | None = None) -> tqdm:
     """A tqdm bar on `stream` (standard error), drawn only if it is a terminal.
@@ -28,7 +35,7 @@ def bar(description: str, total: int | None = None, unit: str = "it",
     The bar is removed when done, so the command's own summary line stays the last word.
     """
     out = stream or sys.stderr
-    return tqdm(total=total, desc=description, unit=unit, file=out, leave=False,
+    return _Bar(total=total, desc=description, unit=unit, file=out, leave=False,
                 disable=not out.isatty(), dynamic_ncols=True)
 
 
