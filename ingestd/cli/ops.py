@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ingestd import logs, progress
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, table
+from ingestd.cli.output import Col, emit_json, table
 from ingestd.errors import NotFound, StorageError, TemporaryFailure
 
 pass_app = click.make_pass_decorator(App)
@@ -127,7 +127,8 @@ def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
     if as_json:
         emit_json(rows)
     else:
-        table(rows, ["id", "step", "error", "source", "uid", "attempts"])
+        table(rows, ["id", "step", Col("error", flex=True), Col("source", drop=1),
+                     Col("uid", flex=True, drop=2), "attempts"])
 
 
 @quarantine.command("show")

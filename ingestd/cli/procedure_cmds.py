@@ -11,7 +11,7 @@ from ingestd import progress
 from ingestd.casework import get_case
 from ingestd.cli.agent import actor_option
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, table
+from ingestd.cli.output import Col, emit_json, table
 from storage import transaction
 
 pass_app = click.make_pass_decorator(App)
@@ -117,7 +117,7 @@ def qa_sample(app: App, n: int, seed: int | None, as_json: bool, actor: str) -> 
     if as_json:
         emit_json(rows)
     else:
-        table(rows, ["reference", "status", "category", "assignee", "subject"])
+        table(rows, ["reference", "status", "category", "assignee", Col("subject", flex=True)])
 
 
 @qa.command("verdict")
