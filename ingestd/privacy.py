@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ingestd import casework
 from ingestd.casework import detail
+from ingestd.progress import Tick, no_tick
 from storage import (
     Case,
     CaseMessage,
@@ -45,8 +46,10 @@ def customer_cases(session: Session, address: str) -> list[Case]:
         Case.customer_address == address, Case.id.in_(participated))).order_by(Case.id)))
 
 
-def export(session: Session, address: str) -> dict[str, Any]:
-    """Everything kept about `address`: cases with messages and events, raw mail as text."""
+def export(session: Session, address: str, tick: Tick = no_tick) -> dict[str, Any]:
+    """Everything kept about `address`: cases with messages and events, raw mail as text.
+
+    `tick(1)` follows each case read (a long-standing customer has many)."""
     address = address.strip().lower()
     cases = customer_cases(session, address)
     raw_ids = [m.raw_message_id for c in cases for m in c.messages if m.raw_message_id]
@@ -56,7 +59,7 @@ def export(session: Session, address: str) -> dict[str, Any]:
     outbox = session.scalars(select(Outbox).where(Outbox.recipient == address)).all()
     return {
         "address": address,
-        "cases": [detail(session, case) for case in cases],
+        "cases": [_ticked(detail(session, case), tick) for case in cases],
         "raw_messages": [{"id": r.id, "received_at": r.received_at.isoformat(),
                           "source": r.source, "text": _text(r.raw)} for r in raws],
         "mail_sent": [{"kind": o.kind, "created_at": o.created_at.isoformat(),
@@ -155,8 +158,10 @@ class PurgeReport:
     raw_messages: int = 0
 
 
-def purge_expired(services: Services, now: datetime) -> PurgeReport:
-    """Delete closed cases older than the retention period, with their raw mail and outbox."""
+def purge_expired(services: Services, now: datetime, tick: Tick = no_tick) -> PurgeReport:
+    """Delete closed cases older than the retention period, with their raw mail and outbox.
+
+    `tick(n)` follows each batch of n cases deleted."""
     cutoff = now - timedelta(days=services.settings.retention.closed_case_days)
     report = PurgeReport()
     while True:
@@ -165,8 +170,17 @@ def purge_expired(services: Services, now: datetime) -> PurgeReport:
                 Case.status == "closed", Case.closed_at < cutoff).limit(PURGE_BATCH)))
             if ids:
                 _purge(session, ids, report)
+        tick(len(ids))
         if len(ids) < PURGE_BATCH:
             return report
+
+
+def expired_count(services: Services, now: datetime) -> int:
+    """How many closed cases the purge at `now` would delete (the progress bar's total)."""
+    cutoff = now - timedelta(days=services.settings.retention.closed_case_days)
+    with services.factory() as session:
+        return session.scalar(select(func.count(Case.id)).where(
+            Case.status == "closed", Case.closed_at < cutoff)) or 0
 
 
 def _purge(session: Session, ids: list[int], report: PurgeReport) -> None:
@@ -184,6 +198,11 @@ def _purge(session: Session, ids: list[int], report: PurgeReport) -> None:
         report.raw_messages += _rowcount(session.execute(
             delete(RawMessage).where(RawMessage.id.in_(raw_ids))))
     report.cases += len(ids)
+
+
+def _ticked(item: dict[str, Any], tick: Tick) -> dict[str, Any]:
+    tick(1)
+    return item
 
 
 def _rowcount(result: Any) -> int:

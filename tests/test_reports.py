@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ingestd.reports import monthly_report, parse_month, render_text
+from ingestd.reports import MonthlyReport, monthly_report, parse_month, render_text
+from ingestd.reports.monthly import Timing
+from ingestd.reports.plots import figure
 from ingestd.services import Services
 from storage import Event
 from tests.procedure_support import Clock, add_case, make_services, run_cli, write_config
+from triage.labels import SEVERITIES as SEVERITY_ORDER
 
 NOV = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
@@ -109,7 +113,7 @@ def test_report_command_writes_json_and_plots(db_url: str, tmp_path: Path) -> No
     assert data["total"] == 10 and data["breaches"]["resolve"] == 4
     pngs = sorted(p.name for p in out.iterdir())
     assert pngs == ["2026-11-satisfaction.png", "2026-11-sla_escalations.png",
-                    "2026-11-timings.png", "2026-11-volumes.png"]
+                    "2026-11-timings.png", "2026-11-trend.png", "2026-11-volumes.png"]
     for name in pngs:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -118,3 +122,65 @@ def test_parse_month_defaults_to_last_month() -> None:
     assert parse_month(None, datetime(2026, 1, 15, tzinfo=UTC))[0] == datetime(
         2025, 12, 1, tzinfo=UTC)
     assert parse_month("2026-12", AS_OF)[1] == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def _report(services: Services, month: str) -> MonthlyReport:
+    start, end = parse_month(month, AS_OF)
+    with services.factory() as session:
+        return monthly_report(session, start, end, min(AS_OF, end))
+
+
+def _integer_ticks(axis: Any) -> bool:
+    return all(float(t).is_integer() for t in axis.get_ticklocs())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # drawing only: one backend
+def test_plots_read_at_a_glance(db_url: str, tmp_path: Path) -> None:
+    services = make_services(db_url, tmp_path, Clock(AS_OF))
+    generate_month(services)
+    report = _report(services, "2026-11")
+    assert list(report.by_severity) == ["low", "medium", "high", "critical"]  # not by count
+    categories, severities = figure(report, "volumes").axes
+    assert [t.get_text() for t in severities.get_xticklabels()] == list(SEVERITY_ORDER)
+    assert _integer_ticks(severities.yaxis) and _integer_ticks(categories.xaxis)
+    fig = categories.figure
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in categories.get_yticklabels()]
+    assert len(boxes) == 4
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    acknowledge, resolve = figure(report, "timings").axes
+    assert "SLA target 24 h" in [line.get_label() for line in acknowledge.get_lines()]
+    assert "SLA target 5 days" in [line.get_label() for line in resolve.get_lines()]
+    assert all(_integer_ticks(ax.yaxis) for ax in (acknowledge, resolve))
+    for name in ("sla_escalations", "satisfaction"):
+        assert all(_integer_ticks(ax.yaxis) for ax in figure(report, name).axes)
+    [trend] = figure(report, "trend").axes
+    assert [t.get_text() for t in trend.get_xticklabels()][::11] == ["2025-12", "2026-11"]
+    assert _integer_ticks(trend.yaxis)
+    assert [(m["month"], m["total"]) for m in report.trend[-2:]] == [("2026-10", 1),
+                                                                   ("2026-11", 10)]
+    assert report.trend[-1]["by_severity"] == report.by_severity
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # drawing only: one backend
+def test_an_empty_month_says_so(db_url: str, tmp_path: Path) -> None:
+    services = make_services(db_url, tmp_path, Clock(AS_OF))
+    generate_month(services)
+    report = _report(services, "2026-09")
+    for name in ("volumes", "timings", "sla_escalations", "satisfaction"):
+        fig = figure(report, name)
+        assert not any(ax.axison for ax in fig.axes)  # no blank axes
+        assert "No cases received in 2026-09" in [t.get_text() for t in fig.axes[0].texts]
+    text = render_text(report)
+    assert "None" not in text
+    assert "no case acknowledged yet" in text and "Follow-ups: none sent yet" in text
+
+
+def test_report_text_says_no_data_in_words() -> None:
+    report = MonthlyReport(month="2026-11", as_of="2026-12-01T00:00:00+00:00", total=2,
+                           followups_sent=2, response_rate=0.0,
+                           acknowledge=Timing(1, 0.005, 0.005), resolve=Timing())
+    text = render_text(report)
+    assert "None" not in text
+    assert "median under 1 min" in text and "no case resolved yet" in text
+    assert "response rate 0%" in text and "average satisfaction no scores yet" in text

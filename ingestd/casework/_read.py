@@ -56,7 +56,21 @@ def summary(case: Case, message_count: int) -> dict[str, Any]:
         "subject": case.subject, "message_count": message_count,
         "assignee": case.assignee, "needs_review": case.needs_review,
         "received_at": _iso(case.received_at), "resolve_due": _iso(case.resolve_due),
+        **_next_due(case),
     }
+
+
+def _next_due(case: Case) -> dict[str, str | None]:
+    """The next step the case waits for and when it falls due (what an agent plans by)."""
+    if case.status == "closed":
+        return {"next_step": None, "next_due": None}
+    for step, due, done in (("acknowledge", case.acknowledge_due, case.acknowledged_at),
+                            ("investigate", case.investigate_due, case.assigned_at),
+                            ("resolve", case.resolve_due, case.resolved_at),
+                            ("followup", case.followup_due, case.followup_sent_at)):
+        if done is None and due is not None:
+            return {"next_step": step, "next_due": _iso(due)}
+    return {"next_step": None, "next_due": None}
 
 
 def get_case(session: Session, reference: str) -> Case:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+from typing import Any
+
 import click
 
 from ingestd.casework import STATUSES, CaseFilter, detail, get_case, list_cases
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, say, table
-from ingestd.terminal import terminal_text
+from ingestd.cli.output import Col, emit_json, plain, say, table
 from triage.labels import SEVERITIES
 
 pass_app = click.make_pass_decorator(App)
@@ -41,8 +43,7 @@ def list_command(app: App, *, status: str | None, category: str | None, severity
     if as_json:
         emit_json(rows)
     else:
-        table(rows, ["reference", "status", "category", "severity", "escalation_level",
-                     "customer_address", "message_count", "subject"])
+        table(rows, list_columns(services.calendar.zone, services.clock()))
 
 
 @cases.command("show")
@@ -59,18 +60,36 @@ def show(app: App, reference: str, as_json: bool) -> None:
     for key in ("reference", "status", "subject", "customer_name", "customer_address",
                 "category", "severity", "confidence", "escalation_level", "assignee",
                 "order_numbers", "phone_numbers", "flags", "linked_case"):
-        say(f"{key + ':':<19}{terminal_text(data[key], one_line=True)}")
-    say(f"{'reasons:':<19}{'; '.join((data['triage'] or {}).get('reasons', []))}")
+        say(f"{key + ':':<19}{plain(data[key])}")
+    say(f"{'reasons:':<19}{plain((data['triage'] or {}).get('reasons', []), '; ')}")
     for step, due in data["deadlines"].items():
-        say(f"{step + ' due:':<19}{due}")
+        say(f"{step + ' due:':<19}{plain(due)}")
     for message in data["messages"]:
-        say(f"\n--- {message['direction']} {message['at']} "
-            f"{terminal_text(message['sender'], one_line=True)}")
+        say(f"\n--- {message['direction']} {message['at']} {plain(message['sender'])}")
         say(message["text"])
     say("\nhistory:")
     for event in data["events"]:
         say(f"  {event['at']}  {event['actor']}: {event['kind']} "
             f"{event['old'] or ''}→{event['new'] or ''} {event['note'] or ''}")
+
+
+def list_columns(zone: tzinfo, now: datetime) -> list[Col]:
+    """`cases list`'s columns, the least needed dropped first on a narrow terminal."""
+    return [Col("reference"), Col("status"), Col("severity"), Col("category", drop=1),
+            Col("escalation_level", "LVL", right=True), Col("assignee", "AGENT"),
+            Col("next_due", "NEXT DUE", show=lambda row: _due(row, zone, now)),
+            Col("message_count", "MSGS", drop=2, right=True),
+            Col("customer_address", "CUSTOMER", flex=True, drop=3),
+            Col("subject", flex=True)]
+
+
+def _due(row: dict[str, Any], zone: tzinfo, now: datetime) -> str:
+    """When the case's next step (the one its status waits for) falls due, in the team's
+    time zone; `!` marks it overdue."""
+    if row["next_due"] is None:
+        return "-"
+    due = datetime.fromisoformat(row["next_due"])
+    return f"{'!' if due < now else ''}{due.astimezone(zone):%d %b %H:%M}"
 
 
 COMMANDS = [cases]

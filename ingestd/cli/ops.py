@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO, cast
 
 import click
 from sqlalchemy import select
 
-from ingestd import logs
+from ingestd import logs, progress
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, table
+from ingestd.cli.output import Col, emit_json, table
 from ingestd.errors import NotFound, StorageError, TemporaryFailure
 from ingestd.terminal import terminal_text
 
@@ -23,15 +24,19 @@ pass_app = click.make_pass_decorator(App)
 def run(app: App, once: bool, as_json: bool) -> None:
     """Run the daemon, or with --once drain everything and exit."""
     settings = app.settings
-    logs.configure(settings.logging.level, settings.logging.format)
     if not once:
+        logs.configure(settings.logging.level, settings.logging.format)
         from ingestd.daemon import Daemon  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
         sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
     from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-    from ingestd.intake import drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
+    # with --json, standard output is the summary alone: the log goes to standard error
+    log_stream = progress.AboveBars(sys.stderr if as_json else sys.stdout)
+    logs.configure(settings.logging.level, settings.logging.format,
+                   cast("TextIO", log_stream))
     services = app.services
     services.model.get()  # a missing or unsafe model stops here, not in every message
     sender, sent = build_sender(services), SendStats()
@@ -39,7 +44,9 @@ def run(app: App, once: bool, as_json: bool) -> None:
     def send() -> None:  # after each batch: its acknowledgments go out while workers go on
         sent.add(sender.deliver_pending())
 
-    report = drain_all(services, after_batch=send)
+    with progress.bar("processing", unit="mail") as shown:
+        report = drain_all(services, DrainReport(on_done=lambda _processed: shown.update(),
+                                                 after_batch=send))
     services.close()
     send()  # what is left (retries, the sweep's mail); a failure is reported
     release_leases(services)
@@ -107,10 +114,14 @@ def quarantine() -> None:
 
 
 @quarantine.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Include entries already retried.")
 @pass_app
 def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
+    """List quarantined messages.
+
+    Each entry names the step that failed, the error and where the mail came from;
+    `ingestd quarantine retry` runs them again once the cause is fixed."""
     from storage import Quarantine, RawMessage  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
@@ -124,7 +135,8 @@ def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
     if as_json:
         emit_json(rows)
     else:
-        table(rows, ["id", "step", "error", "source", "uid", "attempts"])
+        table(rows, ["id", "step", Col("error", flex=True), Col("source", drop=1),
+                     Col("uid", flex=True, drop=2), "attempts"])
 
 
 @quarantine.command("show")
@@ -132,6 +144,10 @@ def quarantine_list(app: App, as_json: bool, show_all: bool) -> None:
 @click.option("--raw", is_flag=True, help="Print the raw message bytes.")
 @pass_app
 def quarantine_show(app: App, entry: int, raw: bool) -> None:
+    """Show one quarantined message.
+
+    ENTRY is an id from `ingestd quarantine list`; the entry prints as JSON, or with --raw
+    the message's bytes exactly as they came."""
     from storage import Quarantine, RawMessage  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
+from ingestd import progress
 from ingestd.casework import get_case
 from ingestd.cli.agent import actor_option
 from ingestd.cli.app import App
-from ingestd.cli.output import emit_json, table
+from ingestd.cli.output import Col, emit_json, table
 from ingestd.terminal import terminal_text
 from storage import transaction
 
@@ -78,16 +79,19 @@ def report_monthly(app: App, month: str | None, as_json: bool, out: Path | None,
                    now: datetime | None) -> None:
     """Volumes, times, SLA breaches, escalations, satisfaction, recurring issues."""
     from ingestd.reports import monthly_report, parse_month, render_text  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.reports.plots import PLOTS, write_plots  # noqa: PLC0415  (matplotlib itself loads only when plots are drawn)
 
     as_of = _now(app, now)
     start, end = parse_month(month, as_of)
-    with app.services.factory() as session:
-        result = monthly_report(session, start, end, min(as_of, end))
-    if out is not None:
-        from ingestd.reports.plots import write_plots  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-
-        for path in write_plots(result, out):
-            click.echo(f"wrote {path}", err=True)
+    written = []
+    with progress.bar("report", 1 + (len(PLOTS) if out else 0), unit="step") as shown:
+        with app.services.factory() as session:
+            result = monthly_report(session, start, end, min(as_of, end))
+        shown.update()
+        if out is not None:
+            written = write_plots(result, out, shown.update)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
     if as_json:
         emit_json(result.as_json())
     else:
@@ -116,7 +120,7 @@ def qa_sample(app: App, n: int, seed: int | None, as_json: bool, actor: str) -> 
     if as_json:
         emit_json(rows)
     else:
-        table(rows, ["reference", "status", "category", "assignee", "subject"])
+        table(rows, ["reference", "status", "category", "assignee", Col("subject", flex=True)])
 
 
 @qa.command("verdict")
@@ -145,10 +149,13 @@ def privacy() -> None:
 @pass_app
 def privacy_export(app: App, address: str) -> None:
     """Print everything kept about ADDRESS as JSON."""
-    from ingestd.privacy import export  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.privacy import customer_cases, export  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
-        emit_json(export(session, address))
+        total = len(customer_cases(session, address))
+        with progress.bar("exporting", total, unit="case") as shown:
+            data = export(session, address, shown.update)
+        emit_json(data)
 
 
 @privacy.command("erase")
@@ -175,9 +182,11 @@ def privacy_erase(app: App, address: str, yes: bool, actor: str) -> None:
 @pass_app
 def privacy_purge(app: App, now: datetime | None) -> None:
     """Delete closed cases older than [retention] closed_case_days, raw mail included."""
-    from ingestd.privacy import purge_expired  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.privacy import expired_count, purge_expired  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
-    done = purge_expired(app.services, _now(app, now))
+    at = _now(app, now)
+    with progress.bar("purging", expired_count(app.services, at), unit="case") as shown:
+        done = purge_expired(app.services, at, shown.update)
     click.echo(f"purged {done.cases} cases and {done.raw_messages} raw messages", err=True)
 
 

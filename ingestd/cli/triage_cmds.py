@@ -130,8 +130,16 @@ def _report_dict(report: Any) -> dict[str, Any]:
     }
 
 
+def _measured(scores: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Scores for people: a task not trained or not measured says so, never None."""
+    if scores is None:
+        return None
+    return {k: "not measured" if v is None else v for k, v in scores.items()}
+
+
 def _print_training(data: dict[str, Any]) -> None:
-    cand, cur = data["candidate"], data["current"]
+    cand, cur = _measured(data["candidate"]), _measured(data["current"])
+    assert cand is not None  # noqa: S101  (a training report always has its candidate)
     click.echo(f"candidate {data['candidate_version']}: trained {', '.join(data['trained_tasks'])}"
                f" on {data['train_size']}, held-out {data['heldout_size']}")
     click.echo(f"  category macro-F1 {cand['category_macro_f1']}, severity macro-F1 "

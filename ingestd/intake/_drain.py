@@ -15,14 +15,13 @@ from ingestd.errors import IngestdError, StorageError
 from ingestd.intake._folders import drain_folder, take_lease
 from ingestd.intake._store import StoreResult, store
 from ingestd.mailout.sender import database_errors
-from ingestd.pipeline import ProcessStats, process_pending
+from ingestd.pipeline import Processed, ProcessStats, process_pending
 from ingestd.services import Services
 from ingestd.sources import ImapSource, MaildirSource
 from ingestd.sources.delivery import Delivery
 from storage import RawMessage, transaction
 
 log = structlog.get_logger("ingestd.drain")
-AfterBatch = Callable[[], None]  # called once each batch of processed messages is committed
 
 
 @dataclass
@@ -31,18 +30,20 @@ class DrainReport:
     duplicates: int = 0
     processed: ProcessStats = field(default_factory=ProcessStats)
     errors: list[IngestdError] = field(default_factory=list)
+    on_done: Callable[[Processed], None] | None = None  # each message processed (a progress bar)
+    after_batch: Callable[[], None] | None = None  # each batch committed (run --once sends)
 
     def add(self, result: StoreResult) -> None:
         self.stored += result.stored
         self.duplicates += result.duplicates
 
 
-def drain_imap(services: Services, source: ImapSource, report: DrainReport,
-               after_batch: AfterBatch | None = None) -> None:
+def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> None:
     """Fetch every folder of one mailbox; process after each committed batch."""
     def process(result: StoreResult) -> bool:
         report.add(result)
-        process_pending(services, stats=report.processed, after_batch=after_batch)
+        process_pending(services, stats=report.processed, on_done=report.on_done,
+                        after_batch=report.after_batch)
         return True
 
     for folder in source.config.folders:
@@ -52,8 +53,7 @@ def drain_imap(services: Services, source: ImapSource, report: DrainReport,
         drain_folder(services, source, folder, process)
 
 
-def drain_maildir(services: Services, source: MaildirSource, report: DrainReport,
-                  after_batch: AfterBatch | None = None) -> None:
+def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
     with services.factory() as session:
         known = set(session.scalars(select(RawMessage.uid).where(
             RawMessage.source == source.config.name)))
@@ -64,7 +64,8 @@ def drain_maildir(services: Services, source: MaildirSource, report: DrainReport
             report.add(_commit(services, batch))
             batch = []
     report.add(_commit(services, batch))
-    process_pending(services, stats=report.processed, after_batch=after_batch)
+    process_pending(services, stats=report.processed, on_done=report.on_done,
+                    after_batch=report.after_batch)
 
 
 def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
@@ -72,34 +73,29 @@ def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:
         return store(session, deliveries, services.clock())
 
 
-def drain_all(services: Services, report: DrainReport | None = None, *,
-              after_batch: AfterBatch | None = None) -> DrainReport:
-    """Drain every configured source once; a failing source is reported, the rest go on.
-
-    `after_batch()` is called once each batch of processed messages is committed: `run
-    --once` sends their acknowledgments then, while the workers prepare the next batch.
-    """
+def drain_all(services: Services, report: DrainReport | None = None) -> DrainReport:
+    """Drain every configured source once; a failing source is reported, the rest go on."""
     with database_errors():  # a lost database ends the run with one clear line
-        return _drain_all(services, report or DrainReport(), after_batch)
+        return _drain_all(services, report or DrainReport())
 
 
-def _drain_all(services: Services, report: DrainReport,
-               after_batch: AfterBatch | None) -> DrainReport:
+def _drain_all(services: Services, report: DrainReport) -> DrainReport:
     settings = services.settings
     for mailbox in settings.mailbox:
         source = ImapSource(mailbox)
         try:
-            drain_imap(services, source, report, after_batch)
+            drain_imap(services, source, report)
         except IngestdError as exc:
             _source_failed(report, exc, mailbox.name)
         finally:
             source.close()
     for maildir in settings.maildir:
         try:
-            drain_maildir(services, MaildirSource(maildir), report, after_batch)
+            drain_maildir(services, MaildirSource(maildir), report)
         except IngestdError as exc:
             _source_failed(report, exc, maildir.name)
-    process_pending(services, stats=report.processed)
+    process_pending(services, stats=report.processed, on_done=report.on_done,
+                    after_batch=report.after_batch)
     return report
 
 

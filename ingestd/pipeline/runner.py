@@ -187,10 +187,13 @@ def _describe(exc: Exception) -> str:
 
 def _log_line(row: Claimed, ctx: Context, action: str, started: float,
               **extra: str) -> float:
-    """The canonical line for one message; returns the seconds it took."""
+    """The canonical line for one message; returns the seconds it took.
+
+    A quarantined message is a warning: it waits for a person (`ingestd quarantine`)."""
     seconds = time.perf_counter() - started
     case = ctx.case
-    log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
+    emit = log.warning if action == "quarantined" else log.info
+    emit("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,
              severity=case.severity if case else None, action=action,
              suppressed=ctx.suppressed, duration_ms=round(seconds * 1000, 2), **extra)

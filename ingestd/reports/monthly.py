@@ -33,7 +33,9 @@ from ingestd.casework import UPDATE_KINDS
 from ingestd.errors import IngestdError
 from ingestd.procedure.deadlines import DEADLINES, Deadlines, breaches
 from ingestd.procedure.recurring import is_senior
+from ingestd.reports.trend import monthly_trend
 from storage import Case, Event, Outbox
+from triage.labels import SEVERITIES
 
 TOP = 10
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
@@ -75,11 +77,15 @@ class MonthlyReport:
     recurring_orders: list[dict[str, Any]] = field(default_factory=list)
     top_issues: list[dict[str, Any]] = field(default_factory=list)
     root_causes: list[dict[str, Any]] = field(default_factory=list)
+    targets: dict[str, float | None] = field(default_factory=dict)
+    trend: list[dict[str, Any]] = field(default_factory=list)
+    hours_to_acknowledge: list[float] = field(default_factory=list)
     hours_to_resolve: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("hours_to_resolve")
+        for per_case in ("hours_to_acknowledge", "hours_to_resolve"):  # for the plots only
+            data.pop(per_case)
         return data
 
 
@@ -105,21 +111,44 @@ def monthly_report(session: Session, start: datetime, end: datetime,
     report = MonthlyReport(month=start.strftime("%Y-%m"), as_of=as_of.isoformat(),
                            total=len(cases))
     report.by_category = _count(c.category or "unknown" for c in cases)
-    report.by_severity = _count(c.severity or "unknown" for c in cases)
-    report.acknowledge = _timing([_hours(c.received_at, c.acknowledged_at) for c in cases])
-    report.hours_to_resolve = sorted(
-        h for c in cases if (h := _hours(c.received_at, c.resolved_at)) is not None)
+    report.by_severity = _by_severity(cases)
+    report.hours_to_acknowledge = _done_hours(cases, "acknowledged_at")
+    report.acknowledge = _timing(report.hours_to_acknowledge)
+    report.hours_to_resolve = _done_hours(cases, "resolved_at")
     report.resolve = _timing(report.hours_to_resolve)
+    report.targets = _targets(cases)
     report.breaches = _breaches(cases, as_of)
     report.escalations = _escalations(session, [c.id for c in cases])
     report.updates = _updates(session, [c.id for c in cases])
     _satisfaction(report, cases)
     _recurring(report, cases)
+    report.trend = monthly_trend(session, start, as_of)
     return report
 
 
 def _count(values: Any) -> dict[str, int]:
     return dict(Counter(values).most_common())
+
+
+def _by_severity(cases: list[Case]) -> dict[str, int]:
+    """Counts in severity order, low to critical (zeros included), then anything else."""
+    counts = Counter(c.severity or "unknown" for c in cases)
+    return {**{s: counts.pop(s, 0) for s in SEVERITIES}, **dict(counts.most_common())}
+
+
+def _done_hours(cases: list[Case], done: str) -> list[float]:
+    """Hours from receipt to `done` for the cases where it happened, smallest first."""
+    return sorted(h for c in cases if (h := _hours(c.received_at, getattr(c, done))) is not None)
+
+
+def _targets(cases: list[Case]) -> dict[str, float | None]:
+    """The SLA windows the cases had (median hours from receipt to the deadline): the
+    target lines of the plots. Business-day deadlines vary with weekends, hence the median."""
+    def window(due: str) -> float | None:
+        hours = [h for c in cases if (h := _hours(c.received_at, getattr(c, due))) is not None]
+        return round(statistics.median(hours), 2) if hours else None
+
+    return {"acknowledge_hours": window("acknowledge_due"), "resolve_hours": window("resolve_due")}
 
 
 def _hours(start: datetime, end: datetime | None) -> float | None:
@@ -190,35 +219,3 @@ def _recurring(report: MonthlyReport, cases: list[Case]) -> None:
 
 def _keywords(subject: str) -> set[str]:
     return {w for w in (m.lower() for m in _WORD.findall(subject or "")) if w not in _STOP}
-
-
-def render_text(report: MonthlyReport) -> str:
-    """The report as plain text for people."""
-    def rows(title: str, data: dict[str, Any]) -> list[str]:
-        return [title, *(f"  {k:<24}{v}" for k, v in data.items())]
-
-    def timing(name: str, t: Timing) -> str:
-        return (f"  {name:<24}median {t.median_hours} h, p90 {t.p90_hours} h "
-                f"({t.count} cases)")
-
-    lines = [f"Complaints received in {report.month} (as of {report.as_of}): {report.total}",
-             *rows("By category:", report.by_category),
-             *rows("By severity:", report.by_severity),
-             "Time to:", timing("acknowledge", report.acknowledge),
-             timing("resolve", report.resolve),
-             *rows("SLA breaches by step:", report.breaches),
-             *rows("Escalations by level:", report.escalations),
-             *rows("Customer updates sent:", report.updates),
-             f"Follow-ups: {report.followups_sent} sent, {report.followups_answered} answered "
-             f"(response rate {report.response_rate}), average satisfaction "
-             f"{report.satisfaction_average}, solved {report.solved_confirmed}, "
-             f"not solved {report.not_solved}",
-             f"Recurring or spike cases flagged: {report.recurring_flagged}"]
-    for title, items in (("Customers with repeat complaints:", report.recurring_customers),
-                         ("Orders with repeat complaints:", report.recurring_orders),
-                         ("Top recurring issues:", report.top_issues),
-                         ("Root causes:", report.root_causes)):
-        lines.append(title)
-        lines += [f"  {', '.join(f'{k}={v}' for k, v in item.items())}" for item in items] \
-            or ["  (none)"]
-    return "\n".join(lines) + "\n"
