@@ -92,8 +92,8 @@ def test_export_and_erase_take_the_mail_no_case_holds(two_customers: Services) -
     away = mail(ANN, "Out of office", "Back on Monday.", "ooo@ann.example", NOW).replace(
         b"Subject:", b"Auto-Submitted: auto-replied\nSubject:")
     receive(services, away)
-    receive(services, b"garbage first line\nFrom: Ann <ann@example.test>\n\nmy card 4111")
-    receive(services, b"garbage first line\nFrom: Bo <bo@example.test>\n\nhello")
+    receive(services, b"no header at all\n\nAnn <ann@example.test> says: my card 4111")
+    receive(services, b"no header at all\n\nBo <bo@example.test> says: hello")
     with services.factory() as session:
         texts = [r["text"] for r in export(session, ANN)["raw_messages"]]
     assert len(texts) == 4 and "Back on Monday." in texts[2] and "my card 4111" in texts[3]

@@ -66,7 +66,7 @@ def test_customer_text_reaches_the_terminal_inert_and_json_keeps_it(tmp_path):
         (case,) = session.scalars(select(Case))
     app.close()
 
-    listed = run_cli(path, "cases", "list")
+    listed = run_cli(path, "cases", "list", env={**os.environ, "COLUMNS": "200"})
     shown = run_cli(path, "cases", "show", case.reference)
     as_json = run_cli(path, "cases", "show", case.reference, "--json")
     for done in (listed, shown, as_json):
