@@ -267,13 +267,17 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def absolute(p: Path | None) -> Path | None:
         return None if p is None else (p if p.is_absolute() else (base / p).resolve())
 
+    def secret(p: Path | None) -> Path | None:
+        """A secret file may start with $CREDENTIALS_DIRECTORY (systemd's LoadCredential)."""
+        return absolute(None if p is None else Path(os.path.expandvars(p)))
+
     mailboxes = tuple(m.model_copy(update={
-        "password_file": absolute(m.password_file), "tls_ca_file": absolute(m.tls_ca_file),
-        "oauth2_token_file": absolute(m.oauth2_token_file)}) for m in settings.mailbox)
+        "password_file": secret(m.password_file), "tls_ca_file": absolute(m.tls_ca_file),
+        "oauth2_token_file": secret(m.oauth2_token_file)}) for m in settings.mailbox)
     maildirs = tuple(m.model_copy(update={"path": absolute(m.path)}) for m in settings.maildir)
     smtp = settings.smtp.model_copy(update={
         "path": absolute(settings.smtp.path),
-        "password_file": absolute(settings.smtp.password_file),
+        "password_file": secret(settings.smtp.password_file),
         "tls_ca_file": absolute(settings.smtp.tls_ca_file)})
     database = settings.database.model_copy(
         update={"url": _sqlite_relative(settings.database.url, base)})

@@ -29,6 +29,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Created here, not by SQLite (always 0644), so the umask decides: UMask=0007 in
+            # the unit lets agents in the service's group work cases from the CLI.
+            if not Path(parsed.database).exists():
+                Path(parsed.database).touch(mode=0o666, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)

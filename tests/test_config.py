@@ -124,3 +124,16 @@ def test_a_config_s_own_templates_and_model_win(tmp_path):
     settings = config.load(path)
     assert settings.templates == tmp_path / "mail"
     assert settings.triage.model == tmp_path / "m" / "mine.skops"
+
+
+def test_a_secret_file_can_come_from_systemd_credentials(tmp_path, monkeypatch):
+    credentials = tmp_path / "run" / "credentials"
+    credentials.mkdir(parents=True)
+    (credentials / "imap-support").write_text("s3cret\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    path = tmp_path / "etc" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('[[mailbox]]\nname = "support"\naddress = "support@example.test"\n'
+                    'host = "127.0.0.1"\nusername = "support@example.test"\n'
+                    'password_file = "$CREDENTIALS_DIRECTORY/imap-support"\n')
+    assert config.load(path).mailbox[0].secret() == "s3cret"

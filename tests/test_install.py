@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from storage import make_engine, upgrade
 from tests.servers import Account, DovecotServer, SmtpSink
 from tests.support import REPO, complaint, toml_string
 
@@ -159,3 +160,15 @@ def test_the_wheel_installed_alone_drains_dovecot_and_acknowledges(
     cases = json.loads(run("cases", "list", "--json").stdout)
     assert len(cases) == 2
     print("install timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
+
+
+def test_the_service_umask_decides_the_database_mode_so_agents_can_write(tmp_path: Path) -> None:
+    """UMask=0007 in the unit: the group `ingestd` (agents on the CLI) may write the SQLite file."""
+    previous = os.umask(0o007)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'ingestd.db'}")
+        upgrade(engine)
+        engine.dispose()
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "state" / "ingestd.db").stat().st_mode & 0o777 == 0o660
