@@ -57,7 +57,7 @@ def wheelhouse(wheel: Path) -> Path:
     filling = house.with_name(f"{house.name}.{os.getpid()}")
     subprocess.run([*PIP, "download", "-q", "-d", str(filling), str(wheel)], check=True,
                    capture_output=True, timeout=600)
-    (filling / wheel.name).unlink()
+    (filling / wheel.name).unlink(missing_ok=True)  # pip copies the wheel itself too
     try:
         filling.rename(house)
     except OSError:  # another run filled it first

@@ -96,7 +96,7 @@ def _looking_engine(url: str) -> Any:
         return create_engine(parsed)
     path = Path(parsed.database or "")
     if not path.is_file():
-        raise IngestdError(f"{url}: no database at {path} yet; run: ingestd db upgrade")
+        raise IngestdError(f"no SQLite database at {path} yet; run: ingestd db upgrade")
     return create_engine(URL.create("sqlite", database=f"file:{quote(str(path))}",
                                     query={"mode": "ro", "uri": "true"}))
 
