@@ -146,7 +146,7 @@ class Composer:
 
 
 class _Placeholder(jinja2.ChainableUndefined):
-    """A variable the preview does not know renders as `<name>`, as empty in a test."""
+    """A variable the preview does not know: renders as `<name>`, is false in an `if`."""
 
     def __str__(self) -> str:
         return f"<{self._undefined_name}>"

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy import URL, Engine, create_engine, make_url
 
 from ingestd import config
 from ingestd.config import MailboxConfig, Settings, SmtpConfig
@@ -87,10 +88,8 @@ def check_database(settings: Settings) -> str:
     return f"{url} (schema up to date)"
 
 
-def _looking_engine(url: str) -> Any:
+def _looking_engine(url: str) -> Engine:
     """An engine that cannot create or change the database: SQLite is opened read-only."""
-    from sqlalchemy import URL, create_engine, make_url  # noqa: PLC0415  (each check loads what it checks)
-
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return create_engine(parsed)
