@@ -31,6 +31,19 @@ CONFIG_ENV = "INGESTD_CONFIG"
 DATABASE_ENV = "INGESTD_DATABASE_URL"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "config.toml"
+SYSTEM_CONFIG = Path("/etc/ingestd/config.toml")  # an installed wheel's (docs/deploy.md)
+SHIPPED_TEMPLATES = "templates"
+SHIPPED_MODEL = "models/current.skops"
+
+
+def shipped(name: str) -> Path:
+    """The project's own `templates` or `models/current.skops`, for a config that names none.
+
+    An installed wheel carries them as package data in `ingestd/shipped/`; a checkout (or an
+    editable install) has them in its top-level folders, which stay the source of truth.
+    """
+    inside = Path(__file__).resolve().parent / "shipped" / name
+    return inside if inside.exists() else REPO_ROOT / name
 
 Security = Literal["tls", "starttls", "none"]
 PLAINTEXT_REFUSED = ("security = 'none' would send the password and mail unencrypted to {host}, "
@@ -257,9 +270,12 @@ class Settings(Section):
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config file to use: --config, then INGESTD_CONFIG, then the repo's config.toml."""
+    """The config file to use: --config, then INGESTD_CONFIG, then the checkout's config.toml,
+    then (installed from the wheel, where there is no checkout) /etc/ingestd/config.toml."""
     chosen = explicit or os.environ.get(CONFIG_ENV)
-    return Path(chosen).resolve() if chosen else DEFAULT_CONFIG
+    if chosen:
+        return Path(chosen).resolve()
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else SYSTEM_CONFIG
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -349,20 +365,27 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def absolute(p: Path | None) -> Path | None:
         return None if p is None else (p if p.is_absolute() else (base / p).resolve())
 
+    def secret(p: Path | None) -> Path | None:
+        """A secret file may start with $CREDENTIALS_DIRECTORY (systemd's LoadCredential)."""
+        return absolute(None if p is None else Path(os.path.expandvars(p)))
+
     mailboxes = tuple(m.model_copy(update={
-        "password_file": absolute(m.password_file), "tls_ca_file": absolute(m.tls_ca_file),
-        "oauth2_token_file": absolute(m.oauth2_token_file)}) for m in settings.mailbox)
+        "password_file": secret(m.password_file), "tls_ca_file": absolute(m.tls_ca_file),
+        "oauth2_token_file": secret(m.oauth2_token_file)}) for m in settings.mailbox)
     maildirs = tuple(m.model_copy(update={"path": absolute(m.path)}) for m in settings.maildir)
     smtp = settings.smtp.model_copy(update={
         "path": absolute(settings.smtp.path),
-        "password_file": absolute(settings.smtp.password_file),
+        "password_file": secret(settings.smtp.password_file),
         "tls_ca_file": absolute(settings.smtp.tls_ca_file)})
     database = settings.database.model_copy(
         update={"url": _sqlite_relative(settings.database.url, base)})
-    triage = settings.triage.model_copy(update={"model": absolute(settings.triage.model)})
+    model = (absolute(settings.triage.model) if "model" in settings.triage.model_fields_set
+             else shipped(SHIPPED_MODEL))
+    templates = (absolute(settings.templates) if "templates" in settings.model_fields_set
+                 else shipped(SHIPPED_TEMPLATES))
     return settings.model_copy(update={
         "mailbox": mailboxes, "maildir": maildirs, "smtp": smtp, "database": database,
-        "triage": triage, "templates": absolute(settings.templates)})
+        "triage": settings.triage.model_copy(update={"model": model}), "templates": templates})
 
 
 def _sqlite_relative(url: str, base: Path) -> str:

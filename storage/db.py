@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -41,15 +42,18 @@ def _private_sqlite_file(path: Path) -> None:
     """Create a missing database file 0600 (its folders 0700) before SQLite does.
 
     The file holds every customer's mail; SQLite gives its -wal and -shm files the same
-    mode. A file or folder that exists keeps the mode its admin chose.
+    mode. A file or folder that exists keeps the mode its admin chose, and a folder the
+    admin shared with a group (setgid, as the unit's state folder) gets a file that group
+    may write: agents in it work cases from the CLI.
     """
     for folder in reversed([p for p in path.parents if not p.exists()]):
         with suppress(FileExistsError):
             folder.mkdir(mode=0o700)
             folder.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened
+    mode = 0o660 if path.parent.stat().st_mode & stat.S_ISGID else 0o600
     with suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        path.chmod(0o600)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+        path.chmod(mode)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -107,3 +107,33 @@ def test_missing_config_file_says_how_to_choose_one(tmp_path):
     done = run_cli(tmp_path / "nope.toml", "cases", "list")
     assert done.returncode == 78
     assert "no such config file" in done.stderr and "INGESTD_CONFIG" in done.stderr
+
+
+def test_a_config_naming_no_templates_or_model_uses_the_shipped_ones(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[routing]\ndefault = "agents@example.test"\n')
+    settings = config.load(path)
+    assert (settings.templates / "acknowledgment.txt").is_file()
+    assert settings.triage.model.is_file() and settings.triage.model.name == "current.skops"
+    assert not settings.templates.is_relative_to(tmp_path)
+
+
+def test_a_config_s_own_templates_and_model_win(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('templates = "mail"\n[triage]\nmodel = "m/mine.skops"\n')
+    settings = config.load(path)
+    assert settings.templates == tmp_path / "mail"
+    assert settings.triage.model == tmp_path / "m" / "mine.skops"
+
+
+def test_a_secret_file_can_come_from_systemd_credentials(tmp_path, monkeypatch):
+    credentials = tmp_path / "run" / "credentials"
+    credentials.mkdir(parents=True)
+    (credentials / "imap-support").write_text("s3cret\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    path = tmp_path / "etc" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('[[mailbox]]\nname = "support"\naddress = "support@example.test"\n'
+                    'host = "127.0.0.1"\nusername = "support@example.test"\n'
+                    'password_file = "$CREDENTIALS_DIRECTORY/imap-support"\n')
+    assert config.load(path).mailbox[0].secret() == "s3cret"

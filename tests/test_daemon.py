@@ -265,12 +265,12 @@ def test_unit_file_passes_systemd_analyze(tmp_path: Path) -> None:
         pytest.fail("systemd-analyze is missing: install the Debian package systemd "
                     "(bash .ci/setup does)")
     unit = (REPO / "ingestd" / "systemd" / "ingestd.service").read_text(encoding="utf-8")
-    for key in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
+    for key in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "User=ingestd",
                 "ProtectSystem=strict", "StateDirectory=ingestd", "NoNewPrivileges=yes"):
         assert key in unit
     # verify insists that ExecStart exists: point it at this checkout's ingestd.
     local = tmp_path / "ingestd.service"
-    local.write_text(unit.replace("/usr/local/bin/ingestd", str(Path(sys.executable).parent /
+    local.write_text(unit.replace("/opt/ingestd/bin/ingestd", str(Path(sys.executable).parent /
                                                                  "ingestd")), encoding="utf-8")
     done = subprocess.run([analyze, "verify", str(local)], capture_output=True, text=True,
                           timeout=60, check=False)

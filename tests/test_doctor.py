@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from tests.servers import Account, DovecotServer, SmtpSink
-from tests.support import MailboxSpec, run_cli
+from tests.support import REPO, MailboxSpec, run_cli
 from tests.test_daemon import daemon_config
 
 
@@ -48,3 +49,41 @@ def test_doctor_bad_config(tmp_path: Path) -> None:
     done = run_cli(cfg, "doctor")
     assert done.returncode == 1
     assert done.stdout.startswith("FAIL  config:") and "poll_intervall" in done.stdout
+
+
+def _contract_only(tmp_path: Path, state: Path, templates: Path | None = None) -> Path:
+    """A config outside the checkout: SPEC.md's keys, absolute state paths, no mailbox."""
+    cfg = tmp_path / "etc" / "config.toml"
+    cfg.parent.mkdir()
+    own = f'templates = "{templates}"\n' if templates else ""
+    cfg.write_text(f'{own}[database]\nurl = "sqlite:///{state / "ingestd.db"}"\n'
+                   f'[smtp]\nmode = "file"\npath = "{state / "outbox"}"\n'
+                   '[routing]\ndefault = "agents@example.test"\n', encoding="utf-8")
+    return cfg
+
+
+def test_doctor_only_looks_and_checks_the_shipped_templates(tmp_path: Path) -> None:
+    state = tmp_path / "var" / "lib" / "ingestd"
+    cfg = _contract_only(tmp_path, state)
+    done = run_cli(cfg, "doctor", "--json")
+    checks = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+    assert done.returncode == 1 and not checks["database"]["ok"]
+    assert "run: ingestd db upgrade" in checks["database"]["detail"]
+    assert checks["templates"]["ok"] and "kinds render" in checks["templates"]["detail"]
+    assert not state.parent.exists(), "doctor created the state folder"
+    assert run_cli(cfg, "db", "upgrade").returncode == 0
+    done = run_cli(cfg, "doctor", "--json")
+    checks = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["database"]["ok"] and checks["smtp"]["detail"].endswith("writable)")
+    assert not (state / "outbox").exists(), "doctor created the outbox"
+
+
+def test_doctor_names_the_template_that_does_not_render(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "escalation.txt").write_text(
+        "Subject: Escalation {{ reference }}\nLevel {{ level }\n", encoding="utf-8")
+    done = run_cli(_contract_only(tmp_path, tmp_path / "state", templates), "doctor")
+    line = next(x for x in done.stdout.splitlines() if "templates:" in x)
+    assert done.returncode == 1
+    assert line.startswith("FAIL") and "escalation.txt line 2" in line, line

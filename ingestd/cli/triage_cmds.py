@@ -11,10 +11,11 @@ from typing import Any
 import click
 
 from ingestd.cli.app import App
+from ingestd.config import SHIPPED_MODEL, shipped
 from ingestd.terminal import terminal_text
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_MODEL = MODELS_DIR / "current.skops"
+DEFAULT_MODEL = shipped(SHIPPED_MODEL)  # the checkout's models/, or the wheel's copy
+MODELS_DIR = DEFAULT_MODEL.parent
 
 
 def _subject_and_text(raw: bytes) -> tuple[str, str]:

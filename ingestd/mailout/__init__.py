@@ -1,5 +1,5 @@
 """Outgoing mail: composing from templates and delivering the outbox."""
 
-from ingestd.mailout.compose import Composer, Draft, verify_message_id
+from ingestd.mailout.compose import KINDS, Composer, Draft, verify_message_id
 
-__all__ = ["Composer", "Draft", "verify_message_id"]
+__all__ = ["KINDS", "Composer", "Draft", "verify_message_id"]

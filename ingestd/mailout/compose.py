@@ -16,6 +16,7 @@ them can be trusted to come from someone who received our mail, and a forged one
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -33,6 +34,9 @@ from typing import Any
 import jinja2
 
 _MAC_LENGTH = 16
+# The kinds of mail ingestd composes; `ingestd doctor` checks that each one renders.
+KINDS = ("acknowledgment", "acknowledgment_urgent", "team_notification", "escalation",
+         "followup", "agent_reply")
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable in any mail client's source view, unlike base64
 
@@ -117,12 +121,21 @@ class Composer:
         return Draft(kind, recipient, message_id, msg.as_bytes(policy=_POLICY), self.sender_address,
                      _tagged(subject, reference), body)
 
+    def preview(self, kind: str) -> str:
+        """The subject of `kind` with every variable a placeholder (for `ingestd doctor`).
+
+        A missing file, bad syntax or a first line that is not `Subject:` raises
+        jinja2.TemplateError before a customer's mail needs the template.
+        """
+        context = {"team_name": self.team_name, "reference": "CMP-0000-000000"}
+        text = self._text.overlay(undefined=_Placeholder)
+        subject, _ = _split_subject(kind, text.get_template(f"{kind}.txt").render(context))
+        with contextlib.suppress(jinja2.TemplateNotFound):  # the HTML twin is optional
+            self._html.overlay(undefined=_Placeholder).get_template(f"{kind}.html").render(context)
+        return subject
+
     def _render_text(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
-        rendered = self._text.get_template(f"{kind}.txt").render(context)
-        first, _, body = rendered.partition("\n")
-        if not first.startswith("Subject:"):
-            raise jinja2.TemplateError(f"{kind}.txt must start with a 'Subject:' line")
-        return _one_line(first.removeprefix("Subject:")), body.lstrip("\n")
+        return _split_subject(kind, self._text.get_template(f"{kind}.txt").render(context))
 
     def _render_html(self, kind: str, context: dict[str, Any]) -> str | None:
         try:
@@ -130,6 +143,20 @@ class Composer:
         except jinja2.TemplateNotFound:
             return None
         return template.render(context)
+
+
+class _Placeholder(jinja2.ChainableUndefined):
+    """A variable the preview does not know: renders as `<name>`, is false in an `if`."""
+
+    def __str__(self) -> str:
+        return f"<{self._undefined_name}>"
+
+
+def _split_subject(kind: str, rendered: str) -> tuple[str, str]:
+    first, _, body = rendered.partition("\n")
+    if not first.startswith("Subject:"):
+        raise jinja2.TemplateError(f"{kind}.txt must start with a 'Subject:' line")
+    return _one_line(first.removeprefix("Subject:")), body.lstrip("\n")
 
 
 def _body(text: str, html: str | None) -> Message:

@@ -2,22 +2,25 @@
 
 Each check gives one line: what was checked, ok or FAIL, and on failure what to do. A
 failing check never hides the others (an unreachable mailbox still lets SMTP be checked),
-except that nothing can be checked without a readable configuration.
+except that nothing can be checked without a readable configuration. Doctor only looks: it
+creates no database, no folder and no file (a SQLite database is opened read-only).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import smtplib
 import ssl
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy import URL, Engine, create_engine, make_url
 
 from ingestd import config
 from ingestd.config import MailboxConfig, Settings, SmtpConfig
@@ -53,6 +56,7 @@ def run_checks(config_file: str | None) -> list[Check]:
                             f"{maildir.path} is not a Maildir (needs new/ and cur/); "
                             "fix [[maildir]] path"))
     checks.append(_guard("smtp", lambda: check_smtp(settings.smtp)))
+    checks.append(_guard("templates", lambda: check_templates(settings)))
     checks.append(_guard("model", lambda: check_model(settings)))
     return checks
 
@@ -68,10 +72,9 @@ def _guard(name: str, check: Callable[[], str]) -> Check:
 
 
 def check_database(settings: Settings) -> str:
-    from ingestd.services import open_database  # noqa: PLC0415  (each check loads what it checks)
     from storage import is_current  # noqa: PLC0415  (each check loads what it checks)
 
-    engine = open_database(settings, check_schema=False)
+    engine = _looking_engine(settings.database.url)
     url = engine.url.render_as_string(hide_password=True)
     try:
         current = is_current(engine)
@@ -83,6 +86,18 @@ def check_database(settings: Settings) -> str:
     if not current:
         raise IngestdError(f"{url}: schema is not up to date; run: ingestd db upgrade")
     return f"{url} (schema up to date)"
+
+
+def _looking_engine(url: str) -> Engine:
+    """An engine that cannot create or change the database: SQLite is opened read-only."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return create_engine(parsed)
+    path = Path(parsed.database or "")
+    if not path.is_file():
+        raise IngestdError(f"no SQLite database at {path} yet; run: ingestd db upgrade")
+    return create_engine(URL.create("sqlite", database=f"file:{quote(str(path))}",
+                                    query={"mode": "ro", "uri": "true"}))
 
 
 def check_mailbox(mailbox: MailboxConfig, poll_interval: float) -> Iterator[Check]:
@@ -130,11 +145,7 @@ def _cert_note(client: Any) -> str:
 
 def check_smtp(smtp: SmtpConfig) -> str:
     if smtp.mode == "file":
-        folder = Path(smtp.path)
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
-            pass
-        return f"file mode: {folder} is writable"
+        return _check_outbox_folder(Path(smtp.path))
     where = f"{smtp.host}:{smtp.port} ({smtp.security})"
     context = ssl.create_default_context(
         cafile=str(smtp.tls_ca_file) if smtp.tls_ca_file else None)
@@ -156,6 +167,44 @@ def check_smtp(smtp: SmtpConfig) -> str:
         raise IngestdError(f"{where}: {type(exc).__name__}: {exc}; check [smtp] host, port "
                            "and security, and that the server is up") from None
     return f"{where}: EHLO ok" + (f", logged in as {smtp.username}" if smtp.username else "")
+
+
+def _check_outbox_folder(folder: Path) -> str:
+    """Writable now, or creatable by the sender (its nearest existing parent is writable)."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise IngestdError(f"file mode: cannot write {folder} ({existing} is not a folder this "
+                           "user can write); fix [smtp] path or the folder's owner")
+    if existing == folder:
+        return f"file mode: {folder} is writable"
+    return f"file mode: {folder} will be created (in {existing}, writable)"
+
+
+def check_templates(settings: Settings) -> str:
+    """Every kind of mail renders, so no customer's mail is quarantined for a template."""
+    import jinja2  # noqa: PLC0415  (each check loads what it checks)
+
+    from ingestd.mailout import KINDS, Composer  # noqa: PLC0415  (each check loads what it checks)
+
+    folder = settings.templates
+    if not folder.is_dir():
+        raise IngestdError(f"{folder} is not a folder; fix `templates` in config.toml (or "
+                           "remove it to use the shipped templates)")
+    composer = Composer(folder, settings.smtp.from_, "doctor")
+    kinds = sorted(set(KINDS) | {p.stem for p in folder.glob("*.txt")})
+    for kind in kinds:
+        try:
+            composer.preview(kind)
+        except jinja2.TemplateNotFound:
+            raise IngestdError(f"{folder}: no {kind}.txt; copy it from the shipped templates "
+                               "(or remove `templates` from config.toml)") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise IngestdError(f"{folder / (exc.name or kind)} line {exc.lineno}: "
+                               f"{exc.message}; fix the template") from None
+        except jinja2.TemplateError as exc:
+            raise IngestdError(f"{folder}: {kind} does not render: {exc}; fix the "
+                               "template") from None
+    return f"{folder} ({len(kinds)} kinds render)"
 
 
 def check_model(settings: Settings) -> str:
