@@ -48,14 +48,15 @@ def _requirements(wheel: Path) -> list[str]:
 
 
 def wheelhouse(wheel: Path) -> Path:
-    """The dependencies' wheels, downloaded from the registry once per set of requirements."""
+    """The dependencies' wheels, from the registry once per set of requirements (`pip wheel`
+    builds a wheel of any that the registry has only as source, such as authres)."""
     key = hashlib.sha256("\n".join([sys.version, *_requirements(wheel)]).encode()).hexdigest()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     house = cache / "ingestd-tests" / f"wheelhouse-{key[:16]}"
     if house.is_dir():
         return house
     filling = house.with_name(f"{house.name}.{os.getpid()}")
-    subprocess.run([*PIP, "download", "-q", "-d", str(filling), str(wheel)], check=True,
+    subprocess.run([*PIP, "wheel", "-q", "-w", str(filling), str(wheel)], check=True,
                    capture_output=True, timeout=600)
     (filling / wheel.name).unlink(missing_ok=True)  # pip copies the wheel itself too
     try:
