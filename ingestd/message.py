@@ -9,14 +9,13 @@ they came, elsewhere.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.feedparser import BytesFeedParser
 from email.header import Header, decode_header, make_header
 from email.message import Message
-from email.policy import compat32
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
 from ingestd.mailtext import (
@@ -24,8 +23,8 @@ from ingestd.mailtext import (
     find_order_numbers,
     find_phone_numbers,
     html_to_text,
-    strip_quoted,
 )
+from ingestd.mimelimits import Bounded, ParseLimits, payload_prefix, reply_part
 
 _MESSAGE_ID_HEADER = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -61,6 +60,7 @@ class ParsedMessage:
     return_path: str | None = None
     order_numbers: tuple[str, ...] = ()
     phone_numbers: tuple[str, ...] = ()
+    over_limits: tuple[str, ...] = ()  # the `[limits]` this mail met: read only in part
 
     def referenced_ids(self) -> tuple[str, ...]:
         """Message-IDs this mail answers, nearest first."""
@@ -113,11 +113,15 @@ def _normalised_digest(data: memoryview) -> str:
     return digest.hexdigest()
 
 
-def parse_bytes(raw: bytes) -> ParsedMessage:
-    """Parse raw RFC 5322 bytes; never raises on malformed MIME, only on unusable input."""
-    msg = _message_from_bytes(raw)
+def parse_bytes(raw: bytes, limits: ParseLimits | None = None) -> ParsedMessage:
+    """Parse raw RFC 5322 bytes; never raises on malformed MIME, only on unusable input.
+
+    A mail over one of the `limits` is read as far as they allow (`over_limits`).
+    """
+    parser = Bounded(limits or ParseLimits())
+    msg = parser.read(raw)
+    text = _body_text(msg, parser)
     name, address = _sender(msg)
-    text = _body_text(msg)
     return ParsedMessage(
         message_id=_first_id(msg.get("Message-ID")),
         in_reply_to=_ids(msg.get("In-Reply-To")),
@@ -129,24 +133,15 @@ def parse_bytes(raw: bytes) -> ParsedMessage:
         cc=_addresses(msg, "Cc"),
         date=_date(msg.get("Date")),
         text=text,
-        reply_text=strip_quoted(text),
+        reply_text=reply_part(text),
         attachments=tuple(_attachments(msg)),
         headers={h: decode(msg.get(h)) for h in KEPT_HEADERS if msg.get(h) is not None},
         content_type=msg.get_content_type(),
         return_path=_return_path(msg),
         order_numbers=find_order_numbers(f"{decode(msg.get('Subject'))}\n{text}"),
         phone_numbers=find_phone_numbers(text),
+        over_limits=tuple(parser.over),
     )
-
-
-def _message_from_bytes(raw: bytes) -> Message:
-    """Parse in 64 KiB pieces: fed whole, the parser peaks near eight times the mail's size
-    while splitting it into lines (264 MB for a 25 MB attachment); in pieces, about three."""
-    parser = BytesFeedParser(policy=compat32)
-    view = memoryview(raw)
-    for start in range(0, len(raw), _FEED_CHUNK):
-        parser.feed(bytes(view[start:start + _FEED_CHUNK]))
-    return parser.close()
 
 
 def decode(value: object) -> str:
@@ -231,8 +226,8 @@ def _date(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _body_text(msg: Message) -> str:
-    plain, html = _first_text_parts(msg)
+def _body_text(msg: Message, parser: Bounded) -> str:
+    plain, html = _first_text_parts(msg, parser)
     if plain is not None:
         return clean_text(plain)
     if html is not None:
@@ -240,28 +235,36 @@ def _body_text(msg: Message) -> str:
     return ""
 
 
-def _first_text_parts(msg: Message) -> tuple[str | None, str | None]:
+def _first_text_parts(msg: Message, parser: Bounded) -> tuple[str | None, str | None]:
     plain = html = None
     for part in msg.walk():
         if part.is_multipart() or _is_attachment(part):
             continue
         kind = part.get_content_type()
         if kind == "text/plain" and plain is None:
-            plain = _payload_text(part)
+            plain = _payload_text(part, parser)
         elif kind == "text/html" and html is None:
-            html = _payload_text(part)
+            html = _payload_text(part, parser)
     return plain, html
 
 
-def _payload_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return str(part.get_payload())
+def _payload_text(part: Message, parser: Bounded) -> str:
+    """The part's text, at most `[limits] text_chars` of it."""
+    limit = parser.limits.text_chars
+    payload, cut = payload_prefix(part, limit * 4)  # UTF-8: up to 4 bytes a character
+    text = _decoded(payload, part, cut=cut)
+    if cut or len(text) > limit:
+        parser.note("text_size")
+    return text[:limit]
+
+
+def _decoded(payload: bytes, part: Message, *, cut: bool = False) -> str:
+    """The payload as text; a cut one may end inside a character, which is left out."""
     for charset in (part.get_content_charset(), "utf-8", "windows-1252"):
         if not charset:
             continue
         try:
-            return payload.decode(charset)
+            return codecs.getincrementaldecoder(charset)().decode(payload, final=not cut)
         except (LookupError, UnicodeDecodeError):
             continue
     return payload.decode("latin-1")

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,8 @@ from ingestd.pipeline.context import Claimed, Context, Stop
 from ingestd.pipeline.prepare import MIN_BATCH, Lookahead
 from ingestd.pipeline.steps import STEPS
 from ingestd.services import Services
-from ingestd.worker import Prepared
-from storage import Quarantine, RawMessage, transaction
+from ingestd.worker import Prepared, prepare
+from storage import Quarantine, RawMessage, reading, transaction
 from storage.pending import pending_rows
 
 log = structlog.get_logger("ingestd.pipeline")
@@ -55,6 +55,7 @@ class Processed(NamedTuple):
 
 Done = Callable[[Processed], None]
 FLUSH_AT = 300  # objects and rows waiting (about 40 new cases): bounds the counts' scan
+BATCH_BYTES = 16 << 20  # of raw mail in one batch
 
 
 def process_pending(services: Services, *, batch_size: int = 200,
@@ -65,14 +66,16 @@ def process_pending(services: Services, *, batch_size: int = 200,
     `on_done(processed)` hears of each message once its batch is committed (metrics).
     """
     stats = stats or ProcessStats()
-    ahead = Lookahead(services.preparer, services.model.path)
+    limits = services.settings.limits
+    ahead = Lookahead(services.preparer, services.model.path, limits.parse_limits(),
+                      limits.message_seconds)
     try:
         while not (stop and stop()):
             done = process_batch(services, batch_size, stats, ahead)
             for processed in done:
                 if on_done:
                     on_done(processed)
-            if len(done) < batch_size:
+            if not done:  # (a batch of big mails is smaller than batch_size: go on)
                 break
     finally:
         ahead.forget()
@@ -81,14 +84,23 @@ def process_pending(services: Services, *, batch_size: int = 200,
 
 def process_batch(services: Services, limit: int, stats: ProcessStats,
                   ahead: Lookahead) -> list[Processed]:
-    """Claim up to `limit` pending messages and process them in one committed transaction."""
-    with transaction(services.factory) as session:
-        rows = _claim(session, limit)
+    """Process up to `limit` pending messages in one committed transaction.
+
+    They are read and prepared (parsed and scored) first, holding no lock: on SQLite the
+    write lock is taken only for the steps' database work, so an agent's command never
+    waits for a slow mail. Then the batch claims those still pending and runs the steps.
+    """
+    with reading(services.factory) as session:
+        rows = _pending(session, limit)
         if len(rows) >= min(MIN_BATCH, limit):  # a backlog, not a trickle: workers help
             ahead.submit((row.id, row.raw) for row in rows)
             if len(rows) == limit:  # more is waiting: start on the next batch as well
-                ahead.submit(_peek(session, rows[-1].id, limit))
-        done = [process_one(session, services, row, stats, ahead.take(row.id)) for row in rows]
+                ahead.submit((row.id, row.raw) for row in _pending(session, limit, rows[-1].id))
+    prepared = {row.id: ahead.take(row.id) or _prepare(services, row) for row in rows}
+    with transaction(services.factory) as session:
+        claimed = _claim(session, [row.id for row in rows])
+        done = [process_one(session, services, row, stats, prepared[row.id])
+                for row in rows if row.id in claimed]
         if done:  # one UPDATE for the batch (executemany) instead of one per message
             session.execute(update(RawMessage), [
                 {"id": p.row.id, "state": p.state, "outcome": p.outcome, "processed_at": p.at}
@@ -96,20 +108,43 @@ def process_batch(services: Services, limit: int, stats: ProcessStats,
         return done
 
 
-def _claim(session: Session, limit: int) -> list[Claimed]:
+def _pending(session: Session, limit: int, after: int = 0) -> list[Claimed]:
+    """The next pending messages, at most `limit` of them and about `BATCH_BYTES` of mail
+    (always one): a batch of big mails must not be held in memory at once."""
+    sizes = session.execute(
+        select(RawMessage.id, func.coalesce(func.length(RawMessage.raw), 0))
+        .where(RawMessage.state == "pending", RawMessage.id > after)
+        .order_by(RawMessage.id).limit(limit)).all()
+    ids: list[int] = []
+    total = 0
+    for row_id, size in sizes:
+        if ids and total + size > BATCH_BYTES:
+            break
+        ids.append(row_id)
+        total += size
     query = (select(RawMessage.id, RawMessage.source, RawMessage.folder, RawMessage.uid,
                     RawMessage.raw, RawMessage.received_at)
-             .where(RawMessage.state == "pending").order_by(RawMessage.id)
-             .limit(limit).with_for_update(skip_locked=True))
-    return [Claimed(*row) for row in session.execute(query)]
+             .where(RawMessage.id.in_(ids)).order_by(RawMessage.id))
+    return [Claimed(*row) for row in session.execute(query)] if ids else []
 
 
-def _peek(session: Session, after: int, limit: int) -> list[tuple[int, bytes | None]]:
-    """The messages the next batch will likely claim (unlocked: only a head start)."""
-    query = (select(RawMessage.id, RawMessage.raw).where(
-        RawMessage.state == "pending", RawMessage.id > after).order_by(RawMessage.id)
-        .limit(limit))
-    return [(row_id, raw) for row_id, raw in session.execute(query)]
+def _claim(session: Session, ids: list[int]) -> set[int]:
+    """Of these messages, those still pending, locked for this batch (another instance may
+    have taken some since they were read)."""
+    query = (select(RawMessage.id).where(RawMessage.id.in_(ids), RawMessage.state == "pending")
+             .with_for_update(skip_locked=True))
+    return set(session.scalars(query)) if ids else set()
+
+
+def _prepare(services: Services, row: Claimed) -> Prepared:
+    """Parse and score one message here, within its time budget (no worker did)."""
+    limits = services.settings.limits
+    try:
+        model = services.model.get()  # loaded before the clock starts
+    except Exception:  # noqa: BLE001  (the triage step loads it again and quarantines why)
+        model = None
+    return prepare([row.raw or b""], model, services.model.stamp, limits.parse_limits(),
+                   limits.message_seconds)[0]
 
 
 def process_one(session: Session, services: Services, row: Claimed,
@@ -186,6 +221,9 @@ def _log_line(row: Claimed, ctx: Context, action: str, started: float,
     """The canonical line for one message; returns the seconds it took."""
     seconds = time.perf_counter() - started
     case = ctx.case
+    parsed = getattr(ctx, "parsed", None)  # (not set when the parse failed)
+    if parsed is not None and parsed.over_limits:
+        extra = {**extra, "over_limits": ",".join(parsed.over_limits)}
     log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,
              severity=case.severity if case else None, action=action,
