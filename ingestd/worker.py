@@ -15,6 +15,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ class Prepared:
     scores: Scores | None = None
     stamp: float | None = None
     error: Exception | None = None
+    seconds: float = 0.0  # to parse it (and score it, when scores came with it)
 
 
 def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
@@ -53,17 +55,21 @@ def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
     """Parse each mail within its time budget, then score those parsed, in one go."""
     parsed: list[Prepared] = []
     for raw in raws:
+        started = time.perf_counter()
         try:
             with budget(seconds):
-                parsed.append(Prepared(parse_raw(raw, limits)))
+                parsed.append(Prepared(parse_raw(raw, limits),
+                                       seconds=time.perf_counter() - started))
         except Exception as exc:  # noqa: BLE001  (the parse step raises it: quarantined)
-            parsed.append(Prepared(None, error=exc))
+            parsed.append(Prepared(None, error=exc, seconds=time.perf_counter() - started))
     if model is None:
         return parsed
     ok = [p.parsed for p in parsed if p.parsed is not None]
+    started = time.perf_counter()
     scores = iter(model.score_many(triage_view(p.subject, p.reply_text, limits) for p in ok))
-    return [Prepared(p.parsed, next(scores), stamp) if p.parsed is not None else p
-            for p in parsed]
+    each = (time.perf_counter() - started) / max(len(ok), 1)
+    return [Prepared(p.parsed, next(scores), stamp, seconds=p.seconds + each)
+            if p.parsed is not None else p for p in parsed]
 
 
 _models: dict[tuple[str, float | None], Classifier] = {}

@@ -15,6 +15,7 @@ from mailparser_reply import EmailReplyParser
 _REPLY_PARSER = EmailReplyParser(languages=["en", "de", "fr", "es"])
 _BLOCKS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                      "pre", "table", "ul", "ol"})
+_STRAY_BRACKET = re.compile(r"<(?![^<>]{0,4096}>)")
 _HIDDEN = frozenset({"script", "style", "head", "title"})
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link",
                    "menuitem", "meta", "param", "source", "track", "wbr", "basefont", "bgsound",
@@ -36,10 +37,12 @@ def html_to_text(html: str) -> str:
 
     One pass over the markup, no tree: a block element's end adds a line break, `<br>`
     one where it stands. Building a tree and appending to it cost time quadratic in the
-    nesting (100,000 nested `<div>` took 14 minutes); this is linear in the input.
+    nesting (100,000 nested `<div>` took 14 minutes); this is linear in the input. A `<`
+    that no `>` closes before the next `<` (within 4 K) is text: the tokenizer would look
+    for its end through the rest of the input, again for each one.
     """
     reader = _TextReader()
-    reader.feed(html)
+    reader.feed(_STRAY_BRACKET.sub("&lt;", html))
     reader.close()
     lines = (" ".join(line.split()) for line in "".join(reader.out).splitlines())
     return "\n".join(lines)

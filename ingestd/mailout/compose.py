@@ -33,6 +33,7 @@ from typing import Any
 import jinja2
 
 _MAC_LENGTH = 16
+_REFERENCES = 20  # of a thread's Message-IDs: the newest (a mail can name 50,000)
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable in any mail client's source view, unlike base64
 
@@ -113,7 +114,7 @@ class Composer:
             msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail
         if in_reply_to and len(in_reply_to) < self.header_line - len("In-Reply-To: <>"):
             msg["In-Reply-To"] = f"<{in_reply_to}>"
-            msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to)
+            msg["References"] = " ".join(f"<{i}>" for i in (*references[-_REFERENCES:], in_reply_to)
                                          if len(i) < self.header_line - len("References: <>"))
         for name, value in (headers or {}).items():
             msg[name] = _encoded(_shortened(_one_line(value), self.header_line - len(name) - 2))

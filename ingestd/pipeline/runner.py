@@ -217,13 +217,15 @@ def _describe(exc: Exception) -> str:
 
 
 def _log_line(row: Claimed, ctx: Context, action: str, started: float,
-              **extra: str) -> float:
+              **extra: object) -> float:
     """The canonical line for one message; returns the seconds it took."""
     seconds = time.perf_counter() - started
     case = ctx.case
     parsed = getattr(ctx, "parsed", None)  # (not set when the parse failed)
     if parsed is not None and parsed.over_limits:
         extra = {**extra, "over_limits": ",".join(parsed.over_limits)}
+    if ctx.prepared is not None:  # read and scored before the database work
+        extra = {**extra, "prepare_ms": round(ctx.prepared.seconds * 1000, 2)}
     log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,
              severity=case.severity if case else None, action=action,
