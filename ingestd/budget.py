@@ -1,9 +1,11 @@
 """The time one message may take to be read and scored: a mail over it is quarantined.
 
-In a process's main thread (`run --once`, `deliver`, a parse worker) a timer signal stops
-the work the moment the budget is spent; in a daemon's watcher thread, where signals cannot
-reach, the work is measured when it ends. Either way the message goes to quarantine with
-the reason, and the pipeline goes on with the next one.
+The budget is processor time, not time on the clock: on a busy machine every mail waits
+longer for a core, and an ordinary mail must not be quarantined for that; a hostile one
+spends the processor itself. In a process's main thread (`run --once`, `deliver`, a parse
+worker) a timer signal stops the work the moment the budget is spent; in a daemon's watcher
+thread, where signals cannot reach, the work is measured when it ends. Either way the
+message goes to quarantine with the reason, and the pipeline goes on with the next one.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ class OverBudget(Exception):
     def __init__(self, seconds: float, took: float | None = None) -> None:
         spent = f"took {took:.1f} s" if took is not None else "was stopped"
         super().__init__(
-            f"reading and scoring this mail {spent}, over the {seconds:g} s a message may take "
-            "([limits] message_seconds); its raw bytes are kept: `ingestd quarantine retry` "
-            "runs it again (raise the limit first)")
+            f"reading and scoring this mail {spent} of processor time, over the {seconds:g} s "
+            "a message may take ([limits] message_seconds); its raw bytes are kept: "
+            "`ingestd quarantine retry` runs it again (raise the limit first)")
         self.seconds = seconds
 
 
@@ -34,21 +36,21 @@ def _can_interrupt() -> bool:
 
 @contextmanager
 def budget(seconds: float) -> Iterator[None]:
-    """Raise `OverBudget` once the block has run `seconds`, or when it ends past them."""
-    started = time.monotonic()
+    """Raise `OverBudget` once the block has used `seconds` of processor time."""
+    started = time.thread_time()
     if not _can_interrupt():
         yield
     else:
         def _stop(_signum: int, _frame: FrameType | None) -> None:
             raise OverBudget(seconds)
 
-        previous = signal.signal(signal.SIGALRM, _stop)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        previous = signal.signal(signal.SIGVTALRM, _stop)
+        signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
         try:
             yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-    took = time.monotonic() - started
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, previous)
+    took = time.thread_time() - started
     if took > seconds:
         raise OverBudget(seconds, took)

@@ -48,6 +48,7 @@ class Prepared:
     stamp: float | None = None
     error: Exception | None = None
     seconds: float = 0.0  # to parse it (and score it, when scores came with it)
+    cpu: float = 0.0  # processor seconds of that
 
 
 def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
@@ -55,21 +56,24 @@ def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
     """Parse each mail within its time budget, then score those parsed, in one go."""
     parsed: list[Prepared] = []
     for raw in raws:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             with budget(seconds):
                 parsed.append(Prepared(parse_raw(raw, limits),
-                                       seconds=time.perf_counter() - started))
+                                       seconds=time.perf_counter() - started,
+                                       cpu=time.thread_time() - cpu))
         except Exception as exc:  # noqa: BLE001  (the parse step raises it: quarantined)
-            parsed.append(Prepared(None, error=exc, seconds=time.perf_counter() - started))
+            parsed.append(Prepared(None, error=exc, seconds=time.perf_counter() - started,
+                                   cpu=time.thread_time() - cpu))
     if model is None:
         return parsed
     ok = [p.parsed for p in parsed if p.parsed is not None]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     scores = iter(model.score_many(triage_view(p.subject, p.reply_text, limits) for p in ok))
     each = (time.perf_counter() - started) / max(len(ok), 1)
-    return [Prepared(p.parsed, next(scores), stamp, seconds=p.seconds + each)
-            if p.parsed is not None else p for p in parsed]
+    each_cpu = (time.thread_time() - cpu) / max(len(ok), 1)
+    return [Prepared(p.parsed, next(scores), stamp, seconds=p.seconds + each,
+                     cpu=p.cpu + each_cpu) if p.parsed is not None else p for p in parsed]
 
 
 _models: dict[tuple[str, float | None], Classifier] = {}

@@ -281,6 +281,11 @@ def huge_references(count: int = 50_000) -> bytes:
             + b"\r\nA reply to everything.\r\n")
 
 
+def many_tags(count: int = 50_000) -> bytes:
+    subject = " ".join(f"[CMP-2026-{i:06d}]" for i in range(count))
+    return _head("casetags@hostile.example", subject) + b"\r\nEvery case at once.\r\n"
+
+
 def huge_display_name(size: int = 1 << 20) -> bytes:
     return _head(f"{'N' * size} <name@hostile.example>", "long name") + b"\r\nHello.\r\n"
 
@@ -321,6 +326,7 @@ LARGE: dict[str, Callable[[], bytes]] = {
     "html_entities": html_entities, "html_unclosed_blocks": html_unclosed_blocks,
     "deep_rfc822": deep_rfc822, "thousands_of_headers": thousands_of_headers,
     "huge_references": huge_references, "huge_display_name": huge_display_name,
+    "many_tags": many_tags,
     "many_attachments": many_attachments, "wide_and_deep": wide_and_deep,
     "bare_cr_lines": bare_cr_lines, "deep_nesting_2000": lambda: deep_nesting(2000),
     "many_parts_50000": lambda: many_parts(50_000),

@@ -7,6 +7,7 @@ The mails are made at test time (tests/hostile_corpus.py), none is stored in git
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
@@ -21,7 +23,8 @@ from ingestd.intake import store_and_process
 from ingestd.message import parse_bytes
 from storage import Case, Outbox, Quarantine, RawMessage
 from tests import hostile_corpus
-from tests.support import REPO, ConfigSpec, Ingestd, complaint, write_config
+from tests.support import REPO, ConfigSpec, Ingestd, complaint, run_cli, write_config
+from tests.test_daemon import RunningDaemon, count, migrate
 
 
 def _app(tmp_path: Path, limits: str = "") -> Ingestd:
@@ -136,3 +139,82 @@ def test_no_write_lock_is_held_while_a_slow_mail_is_read(tmp_path):
     worker.join()
     assert len(waits) >= 5
     assert sum(w == float("inf") for w in waits) == 0, waits
+
+
+def test_the_hostile_corpus_drains_through_the_daemon_in_bounded_memory(tmp_path):
+    """The issue's "done when": at least 40 hostile mails through `ingestd run`, RSS under
+    600 MB, no message over 5 s, and an agent's command succeeds while they drain."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    mails = [("customer1", complaint(1)), *hostile_corpus.corpus(), *hostile_corpus.large(),
+             ("customer2", complaint(2))]
+    assert len(mails) >= 40
+    for index, (name, raw) in enumerate(mails):
+        (maildir / "new" / f"{1795420800 + index}.M{index}P1.{name}").write_bytes(raw)
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    config = write_config(tmp_path, ConfigSpec(db_url, maildirs={"hostile": maildir},
+                                               extra=_FAST_DAEMON))
+    migrate(db_url)
+    daemon = RunningDaemon(config, tmp_path / "daemon.log")
+    try:
+        reference = _wait_for_case(db_url, "customer1@example.net", daemon)
+        assigned = run_cli(config, "cases", "assign", reference, "agent@example.test")
+        deadline = time.monotonic() + 600
+        while count(db_url, "SELECT count(*) FROM raw_message WHERE state != 'pending'") \
+                < len(mails) - 1:  # (the two mails with one Message-ID and body: one row)
+            assert daemon.proc.poll() is None and time.monotonic() < deadline, daemon.log()
+            time.sleep(0.5)
+        peak_mb = _peak_rss_mb(daemon.proc.pid)
+    finally:
+        daemon.stop(timeout=60)
+    assert assigned.returncode == 0, assigned.stderr
+    lines = [json.loads(line) for line in (tmp_path / "daemon.log").read_text().splitlines()
+             if line.startswith("{") and '"event": "message"' in line]
+    cpu = max(line["cpu_ms"] + line.get("prepare_cpu_ms", 0) for line in lines)
+    wall = max(line["duration_ms"] + line.get("prepare_ms", 0) for line in lines)
+    print(f"\n{len(mails)} hostile mails: daemon peak RSS {peak_mb:.0f} MB, slowest message "
+          f"{cpu / 1000:.2f} s of processor time ({wall / 1000:.2f} s on the clock)")
+    assert peak_mb < 600
+    assert cpu < 5000  # (the clock depends on how busy the machine is: printed above)
+    addresses = {a for (a,) in _rows(db_url, "SELECT customer_address FROM \"case\"")}
+    assert {"customer1@example.net", "customer2@example.net", "b64text@hostile.example",
+            "divs@hostile.example", "deep@hostile.example", "oversize@hostile.example"} <= addresses
+    flags = " ".join(f for (f,) in _rows(db_url, "SELECT flags FROM \"case\""))
+    assert "limit:message_size" in flags and "limit:mime_depth" in flags
+
+
+_FAST_DAEMON = """
+[daemon]
+poll_interval = 0.5
+lease_seconds = 6
+sweep_interval = 3600
+"""
+
+
+def _wait_for_case(db_url: str, address: str, daemon: RunningDaemon) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = _rows(db_url, "SELECT reference FROM \"case\" WHERE customer_address = "
+                      f"'{address}'")
+        if found:
+            return str(found[0][0])
+        assert daemon.proc.poll() is None, daemon.log()
+        time.sleep(0.2)
+    raise AssertionError(daemon.log())
+
+
+def _rows(db_url: str, query: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The daemon's own peak (VmHWM); its parse workers are processes of their own."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("VmHWM:"))) / 1024

@@ -162,7 +162,7 @@ def process_one(session: Session, services: Services, row: Claimed,
     `prepared` is a worker's head start (parsed and scored) when there is one. The caller
     writes the returned state to the raw message, with the rest of the batch.
     """
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     ctx = Context(session=session, services=services, raw=row, prepared=prepared)
     queued = pending_rows(session)
     if len(session.new) + len(queued) >= FLUSH_AT:
@@ -191,13 +191,13 @@ def process_one(session: Session, services: Services, row: Claimed,
         _quarantine(session, services, row, step_name, exc)
         stats.quarantined += 1
         seconds = _log_line(row, ctx, "quarantined", started, step=step_name,
-                            error=_describe(exc))
+                            error=_describe(exc), cpu_ms=_cpu_ms(cpu))
         return Processed(row, "quarantined", f"failed at {step_name}", services.clock(), seconds)
     if savepoint is not None:
         savepoint.commit()
     stats.processed += 1
     stats.count(ctx.outcome)
-    seconds = _log_line(row, ctx, ctx.outcome, started)
+    seconds = _log_line(row, ctx, ctx.outcome, started, cpu_ms=_cpu_ms(cpu))
     return Processed(row, "done", ctx.outcome, services.clock(), seconds)
 
 
@@ -210,6 +210,10 @@ def _quarantine(session: Session, services: Services, row: Claimed, step: str,
     else:
         entry.step, entry.error, entry.at = step, _describe(exc), services.clock()
         entry.attempts, entry.resolved_at = entry.attempts + 1, None
+
+
+def _cpu_ms(since: float) -> float:
+    return round((time.thread_time() - since) * 1000, 2)
 
 
 def _describe(exc: Exception) -> str:
@@ -225,7 +229,8 @@ def _log_line(row: Claimed, ctx: Context, action: str, started: float,
     if parsed is not None and parsed.over_limits:
         extra = {**extra, "over_limits": ",".join(parsed.over_limits)}
     if ctx.prepared is not None:  # read and scored before the database work
-        extra = {**extra, "prepare_ms": round(ctx.prepared.seconds * 1000, 2)}
+        extra = {**extra, "prepare_ms": round(ctx.prepared.seconds * 1000, 2),
+                 "prepare_cpu_ms": round(ctx.prepared.cpu * 1000, 2)}
     log.info("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,
              severity=case.severity if case else None, action=action,
