@@ -22,12 +22,15 @@ class OverBudget(Exception):
     """Reading or scoring one message took longer than `[limits] message_seconds`."""
 
     def __init__(self, seconds: float, took: float | None = None) -> None:
-        spent = f"took {took:.1f} s" if took is not None else "was stopped"
+        spent = f"took {took:.1f} s of processor time" if took is not None else "was stopped"
         super().__init__(
-            f"reading and scoring this mail {spent} of processor time, over the {seconds:g} s "
-            "a message may take ([limits] message_seconds); its raw bytes are kept: "
+            f"reading and scoring this mail {spent}, over the {seconds:g} s a message may "
+            "take ([limits] message_seconds); its raw bytes are kept: "
             "`ingestd quarantine retry` runs it again (raise the limit first)")
-        self.seconds = seconds
+        self.seconds, self.took = seconds, took
+
+    def __reduce__(self) -> tuple[type[OverBudget], tuple[float, float | None]]:
+        return OverBudget, (self.seconds, self.took)  # back from a worker process whole
 
 
 def _can_interrupt() -> bool:

@@ -58,12 +58,13 @@ def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
     for raw in raws:
         started, cpu = time.perf_counter(), time.thread_time()
         try:
-            with budget(seconds):
-                parsed.append(Prepared(parse_raw(raw, limits),
-                                       seconds=time.perf_counter() - started,
-                                       cpu=time.thread_time() - cpu))
+            with budget(seconds):  # (it may raise as the block ends: append after it)
+                message = parse_raw(raw, limits)
         except Exception as exc:  # noqa: BLE001  (the parse step raises it: quarantined)
             parsed.append(Prepared(None, error=exc, seconds=time.perf_counter() - started,
+                                   cpu=time.thread_time() - cpu))
+        else:
+            parsed.append(Prepared(message, seconds=time.perf_counter() - started,
                                    cpu=time.thread_time() - cpu))
     if model is None:
         return parsed
