@@ -21,7 +21,8 @@ def _subject_and_text(raw: bytes) -> tuple[str, str]:
     from ingestd.message import parse_bytes  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from ingestd.mimelimits import ParseLimits, triage_view  # noqa: PLC0415  (as above)
 
-    app = click.get_current_context().find_object(App)
+    context = click.get_current_context(silent=True)
+    app = context.find_object(App) if context is not None else None
     limits = app.settings.limits.parse_limits() if app is not None else ParseLimits()
     parsed = parse_bytes(raw, limits)
     return triage_view(parsed.subject, parsed.reply_text, limits)
