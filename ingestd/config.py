@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ingestd.errors import ConfigError
+from ingestd.mimelimits import MB, ParseLimits
 from ingestd.procedure import CalendarConfig, SlaPolicy
 from ingestd.procedure.recurring import SpikePolicy
 from ingestd.transport import plaintext_refused
@@ -235,6 +236,24 @@ class RetentionConfig(Section):
     closed_case_days: Annotated[int, Field(ge=1)] = 730
 
 
+class LimitsConfig(Section):
+    """How much of one mail is read, and for how long (SPEC: never lose a message)."""
+
+    message_mb: Annotated[float, Field(gt=0)] = 25
+    text_mb: Annotated[float, Field(gt=0)] = 2
+    triage_kb: Annotated[float, Field(gt=0)] = 100
+    mime_parts: Annotated[int, Field(ge=1)] = 200
+    mime_depth: Annotated[int, Field(ge=1, le=200)] = 50  # deeper: RecursionError
+    header_line_chars: Annotated[int, Field(ge=78, le=998)] = 998
+    message_seconds: Annotated[float, Field(gt=0)] = 5
+
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(message_bytes=int(self.message_mb * MB),
+                           text_chars=int(self.text_mb * MB),
+                           triage_chars=int(self.triage_kb * 1024),
+                           mime_parts=self.mime_parts, mime_depth=self.mime_depth)
+
+
 class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -259,6 +278,7 @@ class Settings(Section):
     daemon: DaemonConfig = DaemonConfig()
     retention: RetentionConfig = RetentionConfig()
     logging: LoggingConfig = LoggingConfig()
+    limits: LimitsConfig = LimitsConfig()
     templates: Path = Path("templates")
     path: Path = DEFAULT_CONFIG
 

@@ -9,24 +9,23 @@ they came, elsewhere.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.feedparser import BytesFeedParser
 from email.message import Message
-from email.policy import compat32
 from email.utils import parseaddr, parsedate_to_datetime
 
-from ingestd.charsets import decode_as
+from ingestd.charsets import codecs_for, decode_as
 from ingestd.headers import Headers, clean, decode_words, header_start
 from ingestd.mailtext import (
     clean_text,
     find_order_numbers,
     find_phone_numbers,
     html_to_text,
-    strip_quoted,
 )
+from ingestd.mimelimits import Bounded, ParseLimits, payload_prefix, reply_part
 
 _MESSAGE_ID_HEADER = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -62,6 +61,7 @@ class ParsedMessage:
     return_path: str | None = None
     order_numbers: tuple[str, ...] = ()
     phone_numbers: tuple[str, ...] = ()
+    over_limits: tuple[str, ...] = ()  # the `[limits]` this mail met: read only in part
 
     def referenced_ids(self) -> tuple[str, ...]:
         """Message-IDs this mail answers, nearest first."""
@@ -114,15 +114,19 @@ def _normalised_digest(data: memoryview) -> str:
     return digest.hexdigest()
 
 
-def parse_bytes(raw: bytes) -> ParsedMessage:
+def parse_bytes(raw: bytes, limits: ParseLimits | None = None) -> ParsedMessage:
     """Parse raw RFC 5322 bytes; never raises on malformed MIME, only on unusable input.
 
-    Lines before the header block (an mbox `From ` line, a saved-file banner) are skipped."""
-    msg = _message_from_bytes(raw, header_start(raw) or 0)
+    Lines before the header block (an mbox `From ` line, a saved-file banner) are skipped.
+    A mail over one of the `limits` is read as far as they allow (`over_limits`).
+    """
+    parser = Bounded(limits or ParseLimits())
+    msg = parser.read(raw, header_start(raw) or 0)
     heads = Headers(msg)
     name, address = heads.writer()
-    text = _body_text(msg)
+    text = _body_text(msg, parser)
     subject = heads.text("Subject")
+    triage = parser.limits.triage_chars  # numbers are looked for where the model reads
     return ParsedMessage(
         message_id=_first_id(msg.get("Message-ID")),
         in_reply_to=_ids(msg.get("In-Reply-To")),
@@ -134,24 +138,15 @@ def parse_bytes(raw: bytes) -> ParsedMessage:
         cc=_addresses(heads, "Cc"),
         date=_date(msg.get("Date")),
         text=text,
-        reply_text=strip_quoted(text),
+        reply_text=reply_part(text),
         attachments=tuple(_attachments(msg)),
         headers={h: heads.text(h) for h in KEPT_HEADERS if msg.get(h) is not None},
         content_type=msg.get_content_type(),
         return_path=_return_path(msg),
-        order_numbers=find_order_numbers(f"{subject}\n{text}"),
-        phone_numbers=find_phone_numbers(text),
+        order_numbers=find_order_numbers(f"{subject}\n{text[:triage]}"),
+        phone_numbers=find_phone_numbers(text[:triage]),
+        over_limits=tuple(parser.over),
     )
-
-
-def _message_from_bytes(raw: bytes, offset: int = 0) -> Message:
-    """Parse in 64 KiB pieces: fed whole, the parser peaks near eight times the mail's size
-    while splitting it into lines (264 MB for a 25 MB attachment); in pieces, about three."""
-    parser = BytesFeedParser(policy=compat32)
-    view = memoryview(raw)
-    for start in range(offset, len(raw), _FEED_CHUNK):
-        parser.feed(bytes(view[start:start + _FEED_CHUNK]))
-    return parser.close()
 
 
 def decode(value: object) -> str:
@@ -191,45 +186,57 @@ def _date(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _body_text(msg: Message) -> str:
-    plain, html = _first_text_parts(msg)
+def _body_text(msg: Message, parser: Bounded) -> str:
+    plain, html = _first_text_parts(msg, parser)
     if plain is not None:
         return clean_text(plain)
-    if html is not None:
-        return clean_text(html_to_text(html))
+    if html is not None:  # markup is read at a quarter of text's rate: a quarter as much
+        if len(html) > parser.limits.text_chars // 4:
+            parser.note("text_size")
+        return clean_text(html_to_text(html[:parser.limits.text_chars // 4]))
     return ""
 
 
-def _first_text_parts(msg: Message) -> tuple[str | None, str | None]:
+def _first_text_parts(msg: Message, parser: Bounded) -> tuple[str | None, str | None]:
     plain = html = None
     for part in msg.walk():
         if part.is_multipart() or _is_attachment(part):
             continue
         kind = part.get_content_type()
         if kind == "text/plain" and plain is None:
-            plain = _payload_text(part)
+            plain = _payload_text(part, parser)
         elif kind == "text/html" and html is None:
-            html = _payload_text(part)
+            html = _payload_text(part, parser)
     return plain, html
 
 
-def _payload_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return str(part.get_payload())
+def _payload_text(part: Message, parser: Bounded) -> str:
+    """The part's text, at most `[limits] text_chars` of it."""
+    limit = parser.limits.text_chars
+    payload, cut = payload_prefix(part, limit * 4)  # UTF-8: up to 4 bytes a character
+    text = _decoded(payload, part, cut=cut)
+    if cut or len(text) > limit:
+        parser.note("text_size")
+    return text[:limit]
+
+
+def _decoded(payload: bytes, part: Message, *, cut: bool = False) -> str:
+    """The payload as text, legacy charset labels read through their supersets; a cut one
+    may end inside a character, which is left out."""
     for charset in (part.get_content_charset(), "utf-8", "windows-1252"):
         if not charset:
             continue
-        decoded = decode_as(payload, charset)
-        if decoded is not None:
-            return decoded
+        if not cut:
+            decoded = decode_as(payload, charset)
+            if decoded is not None:
+                return decoded
+            continue
+        for codec in codecs_for(charset):
+            try:
+                return codecs.getincrementaldecoder(codec)().decode(payload, final=False)
+            except (LookupError, UnicodeDecodeError):
+                continue
     return payload.decode("latin-1")
-
-
-
-
-
-
 
 
 def _is_attachment(part: Message) -> bool:

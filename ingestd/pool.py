@@ -20,6 +20,7 @@ from pathlib import Path
 
 import structlog
 
+from ingestd.mimelimits import ParseLimits
 from ingestd.worker import Prepared, attach_to_parent, prepare_chunk, warm
 
 log = structlog.get_logger("ingestd.pipeline")
@@ -80,13 +81,15 @@ class Preparer:
                                      for _ in range(self.workers)]
         return self._pool
 
-    def submit(self, raws: list[bytes], model: Path | None) -> Future[list[Prepared]]:
+    def submit(self, raws: list[bytes], model: Path | None, limits: ParseLimits | None = None,
+               seconds: float = 5.0) -> Future[list[Prepared]]:
         stamp = stamp_of(model) if model is not None else None
         with self._lock:
             pool = self._start(model)
             self.submitted += len(raws)
             self._last_used = time.monotonic()
-            return pool.submit(prepare_chunk, raws, str(model) if model else None, stamp)
+            return pool.submit(prepare_chunk, raws, str(model) if model else None, stamp,
+                               limits, seconds)
 
     def using(self, delta: int) -> None:
         """A run of the pipeline starts (+1) or ends (-1) using the pool."""

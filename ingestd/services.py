@@ -112,7 +112,8 @@ def build_services(settings: Settings, engine: Engine,
         key = setting(session, "message_id_key")
     if key is None:
         raise StorageError("the database has no installation key; run: ingestd db upgrade")
-    composer = Composer(settings.templates, settings.smtp.from_, key)
+    composer = Composer(settings.templates, settings.smtp.from_, key,
+                        settings.limits.header_line_chars)
     return Services(settings=settings, factory=factory, composer=composer,
                     model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
                     calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,

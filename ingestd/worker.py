@@ -15,31 +15,67 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ingestd.budget import budget
 from ingestd.headers import header_start
 from ingestd.message import ParsedMessage, parse_bytes
+from ingestd.mimelimits import ParseLimits, triage_view
 
 if TYPE_CHECKING:
     from triage import Classifier
     from triage.model import Scores
 
 
-def parse_raw(raw: bytes) -> ParsedMessage:
+def parse_raw(raw: bytes, limits: ParseLimits | None = None) -> ParsedMessage:
     """Parse stored bytes; refuse what has no header block (after an mbox line or banner)."""
     if header_start(raw) is None:
         raise ValueError("not an RFC 5322 message: it does not start with a header field")
-    return parse_bytes(raw)
+    return parse_bytes(raw, limits)
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A worker's head start on one message: parsed, and scored by the model `stamp`."""
+    """A head start on one message: parsed, and scored by the model `stamp`.
+
+    `error` is why it could not be parsed (over its time budget, say): the parse step
+    raises it, so the message is quarantined without being read a second time.
+    """
 
     parsed: ParsedMessage | None
     scores: Scores | None = None
     stamp: float | None = None
+    error: Exception | None = None
+    seconds: float = 0.0  # to parse it (and score it, when scores came with it)
+    cpu: float = 0.0  # processor seconds of that
+
+
+def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
+            limits: ParseLimits, seconds: float) -> list[Prepared]:
+    """Parse each mail within its time budget, then score those parsed, in one go."""
+    parsed: list[Prepared] = []
+    for raw in raws:
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            with budget(seconds):  # (it may raise as the block ends: append after it)
+                message = parse_raw(raw, limits)
+        except Exception as exc:  # noqa: BLE001  (the parse step raises it: quarantined)
+            parsed.append(Prepared(None, error=exc, seconds=time.perf_counter() - started,
+                                   cpu=time.thread_time() - cpu))
+        else:
+            parsed.append(Prepared(message, seconds=time.perf_counter() - started,
+                                   cpu=time.thread_time() - cpu))
+    if model is None:
+        return parsed
+    ok = [p.parsed for p in parsed if p.parsed is not None]
+    started, cpu = time.perf_counter(), time.thread_time()
+    scores = iter(model.score_many(triage_view(p.subject, p.reply_text, limits) for p in ok))
+    each = (time.perf_counter() - started) / max(len(ok), 1)
+    each_cpu = (time.thread_time() - cpu) / max(len(ok), 1)
+    return [Prepared(p.parsed, next(scores), stamp, seconds=p.seconds + each,
+                     cpu=p.cpu + each_cpu) if p.parsed is not None else p for p in parsed]
 
 
 _models: dict[tuple[str, float | None], Classifier] = {}
@@ -94,19 +130,8 @@ def warm(path: str, stamp: float | None) -> bool:
     return _load(path, stamp) is not None
 
 
-def prepare_chunk(raws: list[bytes], model_path: str | None,
-                  stamp: float | None) -> list[Prepared]:
+def prepare_chunk(raws: list[bytes], model_path: str | None, stamp: float | None,
+                  limits: ParseLimits | None = None, seconds: float = 5.0) -> list[Prepared]:
     """Parse, and score with the model file as of `stamp`, each mail of a chunk."""
-    parsed: list[ParsedMessage | None] = []
-    for raw in raws:
-        try:
-            parsed.append(parse_raw(raw))
-        except Exception:  # noqa: BLE001  (the pipeline parses it again and quarantines it)
-            parsed.append(None)
     model = _load(model_path, stamp) if model_path else None
-    if model is None:
-        return [Prepared(p) for p in parsed]
-    ok = [p for p in parsed if p is not None]
-    scores = iter(model.score_many((p.subject, p.reply_text) for p in ok))
-    return [Prepared(p, next(scores), stamp) if p is not None else Prepared(None)
-            for p in parsed]
+    return prepare(raws, model, stamp, limits or ParseLimits(), seconds)

@@ -1,6 +1,6 @@
 """Storage: the schema, engines and migrations. Knows nothing of mail sources."""
 
-from storage.db import is_current, make_engine, sessions, setting, transaction, upgrade
+from storage.db import is_current, make_engine, reading, sessions, setting, transaction, upgrade
 from storage.schema import (
     Base,
     Case,
@@ -19,6 +19,6 @@ from storage.schema import (
 
 __all__ = [
     "Base", "Case", "CaseMessage", "Event", "FolderState", "MessageKey", "Outbox", "Participant",
-    "Quarantine", "RawMessage", "Setting", "Suppression", "is_current", "make_engine", "sessions",
-    "setting", "transaction", "upgrade", "utcnow",
+    "Quarantine", "RawMessage", "Setting", "Suppression", "is_current", "make_engine", "reading",
+    "sessions", "setting", "transaction", "upgrade", "utcnow",
 ]

@@ -22,6 +22,7 @@ from storage.ops import next_id
 from storage.pending import write_pending_rows
 from storage.schema import Setting
 
+READ_ONLY = "ingestd_read_only"  # execution option of a `reading` session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -67,8 +68,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at the start: two processes never work the same rows."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take SQLite's write lock at the start: two processes never work the same rows.
+
+    A `reading` session only reads: it begins deferred and never holds the lock.
+    """
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
@@ -99,6 +106,16 @@ def _number_new_rows(session: Session, _context: object, _instances: object) -> 
         name = mapper.get_property_by_column(mapper.primary_key[0]).key
         for obj in sorted(objs, key=lambda o: inspect(o).insert_order):
             setattr(obj, name, next_id(session, mapper.class_))
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads, and holds no write lock while it does (SQLite's WAL
+    lets writers go on); what it read is released at the end."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
+        session.rollback()
 
 
 @contextmanager

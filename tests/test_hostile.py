@@ -41,7 +41,8 @@ def test_parse_bytes_survives_the_corpus_and_reads_it_right():
     assert "\x00" not in parsed["nul_bytes"].text + parsed["nul_bytes"].subject
     html = parsed["html_with_script"].text
     assert "hacked" in html and "alert" not in html and "document.location" not in html
-    assert parsed["deep_nesting"].text == "The bottom."
+    assert "The bottom." in parsed["deep_nesting"].text  # read as text below [limits] mime_depth
+    assert parsed["deep_nesting"].over_limits == ("mime_depth",)
     assert parsed["many_parts"].text == "I was overcharged."
     assert [a.name for a in parsed["tnef"].attachments] == ["winmail.dat"]
     assert len(parsed["mail_bomb"].cc) == 5000

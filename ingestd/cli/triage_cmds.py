@@ -21,9 +21,13 @@ MODELS_DIR = DEFAULT_MODEL.parent
 def _subject_and_text(raw: bytes) -> tuple[str, str]:
     """Subject and the text triage sees: the same parser and reply stripping as the pipeline."""
     from ingestd.message import parse_bytes  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.mimelimits import ParseLimits, triage_view  # noqa: PLC0415  (as above)
 
-    parsed = parse_bytes(raw)
-    return parsed.subject, parsed.reply_text
+    context = click.get_current_context(silent=True)
+    app = context.find_object(App) if context is not None else None
+    limits = app.settings.limits.parse_limits() if app is not None else ParseLimits()
+    parsed = parse_bytes(raw, limits)
+    return triage_view(parsed.subject, parsed.reply_text, limits)
 
 
 def _model_path(model: Path | None) -> Path:

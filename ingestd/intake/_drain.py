@@ -53,6 +53,9 @@ def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> N
         drain_folder(services, source, folder, process)
 
 
+COMMIT_BYTES = 32 << 20  # of mail read before it is committed: big mails are not all held
+
+
 def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
     with services.factory() as session:
         known = set(session.scalars(select(RawMessage.uid).where(
@@ -60,7 +63,7 @@ def drain_maildir(services: Services, source: MaildirSource, report: DrainReport
     batch: list[Delivery] = []
     for delivery in source.deliveries({k for k in known if k}):
         batch.append(delivery)
-        if len(batch) >= 200:
+        if len(batch) >= 200 or sum(len(d.raw) for d in batch) >= COMMIT_BYTES:
             report.add(_commit(services, batch))
             batch = []
     report.add(_commit(services, batch))

@@ -36,7 +36,9 @@ import jinja2
 _MAC_LENGTH = 16
 # The kinds of mail ingestd composes; `ingestd doctor` checks that each one renders.
 KINDS = ("acknowledgment", "acknowledgment_urgent", "team_notification", "escalation",
-         "followup", "agent_reply")
+         "followup", "agent_reply", "update_investigating", "update_resolved",
+         "update_new_date")
+_REFERENCES = 20  # of a thread's Message-IDs: the newest (a mail can name 50,000)
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable in any mail client's source view, unlike base64
 
@@ -70,8 +72,9 @@ class Draft:
 class Composer:
     """Renders each kind of mail (acknowledgment, notification, escalation, follow-up...)."""
 
-    def __init__(self, templates: Path, sender: str, key: str) -> None:
+    def __init__(self, templates: Path, sender: str, key: str, header_line: int = 998) -> None:
         self.sender = sender
+        self.header_line = header_line  # longest header line we send ([limits])
         self.team_name = parseaddr(sender)[0] or "Customer Support"  # signs every mail
         self.sender_address = parseaddr(sender)[1]
         self.domain = self.sender_address.rpartition("@")[2] or "ingestd.invalid"
@@ -107,17 +110,19 @@ class Composer:
         msg = _body(body, html)
         message_id = self.new_message_id(reference)
         msg["From"], msg["To"] = self._from, _address(recipient)
+        subject = _shortened(subject, self.header_line - len(f"Subject: [{reference}] "))
         msg["Subject"] = _encoded(_tagged(subject, reference))
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{message_id}>"
         if automatic:
             msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
             msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail
-        if in_reply_to:
+        if in_reply_to and len(in_reply_to) < self.header_line - len("In-Reply-To: <>"):
             msg["In-Reply-To"] = f"<{in_reply_to}>"
-            msg["References"] = " ".join(f"<{i}>" for i in (*references, in_reply_to))
+            msg["References"] = " ".join(f"<{i}>" for i in (*references[-_REFERENCES:], in_reply_to)
+                                         if len(i) < self.header_line - len("References: <>"))
         for name, value in (headers or {}).items():
-            msg[name] = _encoded(_one_line(value))
+            msg[name] = _encoded(_shortened(_one_line(value), self.header_line - len(name) - 2))
         return Draft(kind, recipient, message_id, msg.as_bytes(policy=_POLICY), self.sender_address,
                      _tagged(subject, reference), body)
 
@@ -203,6 +208,12 @@ def _mac(key: bytes, text: str) -> str:
 def _one_line(value: str) -> str:
     """Header-safe: no CR/LF from customer text can add a header."""
     return " ".join(str(value).split())
+
+
+def _shortened(value: str, room: int) -> str:
+    """At most `room` characters, cut with an ellipsis: a customer's 1 MB subject must not
+    become a header line longer than mail allows (RFC 5322: 998 characters)."""
+    return value if len(value) <= room else value[:max(room - 3, 0)].rstrip() + "..."
 
 
 def _tagged(subject: str, reference: str) -> str:

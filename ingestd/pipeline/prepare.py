@@ -21,6 +21,7 @@ from pathlib import Path
 
 import structlog
 
+from ingestd.mimelimits import ParseLimits
 from ingestd.pool import Preparer
 from ingestd.worker import Prepared
 
@@ -36,10 +37,12 @@ class Lookahead:
     The run holds the pool from here to `forget`, so the pool is not stopped under it.
     """
 
-    def __init__(self, preparer: Preparer, model: Path | None) -> None:
+    def __init__(self, preparer: Preparer, model: Path | None,
+                 limits: ParseLimits | None = None, seconds: float = 5.0) -> None:
         self._holds = preparer if preparer.enabled else None
         self._preparer = self._holds  # None once no worker can help (then all is inline)
         self._model = model
+        self._limits, self._seconds = limits, seconds
         self._pending: dict[int, tuple[Future[list[Prepared]], int]] = {}
         self._lost: set[Future[list[Prepared]]] = set()  # chunks a worker failed, told once
         if self._holds is not None:
@@ -52,7 +55,8 @@ class Lookahead:
         todo = [(row_id, raw) for row_id, raw in rows if row_id not in self._pending and raw]
         for chunk in _chunks(todo, CHUNK):
             try:
-                future = self._preparer.submit([raw for _, raw in chunk], self._model)
+                future = self._preparer.submit([raw for _, raw in chunk], self._model,
+                                               self._limits, self._seconds)
             except (BrokenProcessPool, RuntimeError, OSError) as exc:
                 # No worker (it died, or none can start): the steps do it all, as for a trickle.
                 log.warning("prepare_unavailable", error=f"{type(exc).__name__}: {exc}")

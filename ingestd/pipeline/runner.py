@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,8 @@ from ingestd.pipeline.context import Claimed, Context, Stop
 from ingestd.pipeline.prepare import MIN_BATCH, Lookahead
 from ingestd.pipeline.steps import STEPS
 from ingestd.services import Services
-from ingestd.worker import Prepared
-from storage import Quarantine, RawMessage, transaction
+from ingestd.worker import Prepared, prepare
+from storage import Quarantine, RawMessage, reading, transaction
 from storage.pending import pending_rows
 
 log = structlog.get_logger("ingestd.pipeline")
@@ -55,6 +55,7 @@ class Processed(NamedTuple):
 
 Done = Callable[[Processed], None]
 FLUSH_AT = 300  # objects and rows waiting (about 40 new cases): bounds the counts' scan
+BATCH_BYTES = 16 << 20  # of raw mail in one batch
 
 
 def process_pending(services: Services, *, batch_size: int = 200,
@@ -67,7 +68,9 @@ def process_pending(services: Services, *, batch_size: int = 200,
     `after_batch()` is called after each committed batch that processed anything.
     """
     stats = stats or ProcessStats()
-    ahead = Lookahead(services.preparer, services.model.path)
+    limits = services.settings.limits
+    ahead = Lookahead(services.preparer, services.model.path, limits.parse_limits(),
+                      limits.message_seconds)
     try:
         while not (stop and stop()):
             done = process_batch(services, batch_size, stats, ahead)
@@ -76,7 +79,7 @@ def process_pending(services: Services, *, batch_size: int = 200,
                     on_done(processed)
             if done and after_batch:
                 after_batch()
-            if len(done) < batch_size:
+            if not done:  # (a batch of big mails is smaller than batch_size: go on)
                 break
     finally:
         ahead.forget()
@@ -85,14 +88,23 @@ def process_pending(services: Services, *, batch_size: int = 200,
 
 def process_batch(services: Services, limit: int, stats: ProcessStats,
                   ahead: Lookahead) -> list[Processed]:
-    """Claim up to `limit` pending messages and process them in one committed transaction."""
-    with transaction(services.factory) as session:
-        rows = _claim(session, limit)
+    """Process up to `limit` pending messages in one committed transaction.
+
+    They are read and prepared (parsed and scored) first, holding no lock: on SQLite the
+    write lock is taken only for the steps' database work, so an agent's command never
+    waits for a slow mail. Then the batch claims those still pending and runs the steps.
+    """
+    with reading(services.factory) as session:
+        rows = _pending(session, limit)
         if len(rows) >= min(MIN_BATCH, limit):  # a backlog, not a trickle: workers help
             ahead.submit((row.id, row.raw) for row in rows)
             if len(rows) == limit:  # more is waiting: start on the next batch as well
-                ahead.submit(_peek(session, rows[-1].id, limit))
-        done = [process_one(session, services, row, stats, ahead.take(row.id)) for row in rows]
+                ahead.submit((row.id, row.raw) for row in _pending(session, limit, rows[-1].id))
+    prepared = {row.id: ahead.take(row.id) or _prepare(services, row) for row in rows}
+    with transaction(services.factory) as session:
+        claimed = _claim(session, [row.id for row in rows])
+        done = [process_one(session, services, row, stats, prepared[row.id])
+                for row in rows if row.id in claimed]
         if done:  # one UPDATE for the batch (executemany) instead of one per message
             session.execute(update(RawMessage), [
                 {"id": p.row.id, "state": p.state, "outcome": p.outcome, "processed_at": p.at}
@@ -100,20 +112,43 @@ def process_batch(services: Services, limit: int, stats: ProcessStats,
         return done
 
 
-def _claim(session: Session, limit: int) -> list[Claimed]:
+def _pending(session: Session, limit: int, after: int = 0) -> list[Claimed]:
+    """The next pending messages, at most `limit` of them and about `BATCH_BYTES` of mail
+    (always one): a batch of big mails must not be held in memory at once."""
+    sizes = session.execute(
+        select(RawMessage.id, func.coalesce(func.length(RawMessage.raw), 0))
+        .where(RawMessage.state == "pending", RawMessage.id > after)
+        .order_by(RawMessage.id).limit(limit)).all()
+    ids: list[int] = []
+    total = 0
+    for row_id, size in sizes:
+        if ids and total + size > BATCH_BYTES:
+            break
+        ids.append(row_id)
+        total += size
     query = (select(RawMessage.id, RawMessage.source, RawMessage.folder, RawMessage.uid,
                     RawMessage.raw, RawMessage.received_at)
-             .where(RawMessage.state == "pending").order_by(RawMessage.id)
-             .limit(limit).with_for_update(skip_locked=True))
-    return [Claimed(*row) for row in session.execute(query)]
+             .where(RawMessage.id.in_(ids)).order_by(RawMessage.id))
+    return [Claimed(*row) for row in session.execute(query)] if ids else []
 
 
-def _peek(session: Session, after: int, limit: int) -> list[tuple[int, bytes | None]]:
-    """The messages the next batch will likely claim (unlocked: only a head start)."""
-    query = (select(RawMessage.id, RawMessage.raw).where(
-        RawMessage.state == "pending", RawMessage.id > after).order_by(RawMessage.id)
-        .limit(limit))
-    return [(row_id, raw) for row_id, raw in session.execute(query)]
+def _claim(session: Session, ids: list[int]) -> set[int]:
+    """Of these messages, those still pending, locked for this batch (another instance may
+    have taken some since they were read)."""
+    query = (select(RawMessage.id).where(RawMessage.id.in_(ids), RawMessage.state == "pending")
+             .with_for_update(skip_locked=True))
+    return set(session.scalars(query)) if ids else set()
+
+
+def _prepare(services: Services, row: Claimed) -> Prepared:
+    """Parse and score one message here, within its time budget (no worker did)."""
+    limits = services.settings.limits
+    try:
+        model = services.model.get()  # loaded before the clock starts
+    except Exception:  # noqa: BLE001  (the triage step loads it again and quarantines why)
+        model = None
+    return prepare([row.raw or b""], model, services.model.stamp, limits.parse_limits(),
+                   limits.message_seconds)[0]
 
 
 def process_one(session: Session, services: Services, row: Claimed,
@@ -131,7 +166,7 @@ def process_one(session: Session, services: Services, row: Claimed,
     `prepared` is a worker's head start (parsed and scored) when there is one. The caller
     writes the returned state to the raw message, with the rest of the batch.
     """
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     ctx = Context(session=session, services=services, raw=row, prepared=prepared)
     queued = pending_rows(session)
     if len(session.new) + len(queued) >= FLUSH_AT:
@@ -160,13 +195,13 @@ def process_one(session: Session, services: Services, row: Claimed,
         _quarantine(session, services, row, step_name, exc)
         stats.quarantined += 1
         seconds = _log_line(row, ctx, "quarantined", started, step=step_name,
-                            error=_describe(exc))
+                            error=_describe(exc), cpu_ms=_cpu_ms(cpu))
         return Processed(row, "quarantined", f"failed at {step_name}", services.clock(), seconds)
     if savepoint is not None:
         savepoint.commit()
     stats.processed += 1
     stats.count(ctx.outcome)
-    seconds = _log_line(row, ctx, ctx.outcome, started)
+    seconds = _log_line(row, ctx, ctx.outcome, started, cpu_ms=_cpu_ms(cpu))
     return Processed(row, "done", ctx.outcome, services.clock(), seconds)
 
 
@@ -181,17 +216,27 @@ def _quarantine(session: Session, services: Services, row: Claimed, step: str,
         entry.attempts, entry.resolved_at = entry.attempts + 1, None
 
 
+def _cpu_ms(since: float) -> float:
+    return round((time.thread_time() - since) * 1000, 2)
+
+
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def _log_line(row: Claimed, ctx: Context, action: str, started: float,
-              **extra: str) -> float:
+              **extra: object) -> float:
     """The canonical line for one message; returns the seconds it took.
 
     A quarantined message is a warning: it waits for a person (`ingestd quarantine`)."""
     seconds = time.perf_counter() - started
     case = ctx.case
+    parsed = getattr(ctx, "parsed", None)  # (not set when the parse failed)
+    if parsed is not None and parsed.over_limits:
+        extra = {**extra, "over_limits": ",".join(parsed.over_limits)}
+    if ctx.prepared is not None:  # read and scored before the database work
+        extra = {**extra, "prepare_ms": round(ctx.prepared.seconds * 1000, 2),
+                 "prepare_cpu_ms": round(ctx.prepared.cpu * 1000, 2)}
     emit = log.warning if action == "quarantined" else log.info
     emit("message", source=row.source, folder=row.folder, uid=row.uid, raw_id=row.id,
              case=case.reference if case else None, category=case.category if case else None,

@@ -136,10 +136,12 @@ class ImapSource:
             uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         size = self.config.batch_size
         for start in range(0, len(uids), size):
-            chunk = uids[start:start + size]
             with self._talking(folder):
-                deliveries = self._fetch(client, folder, uidvalidity, chunk)
-            yield FolderBatch(folder, uidvalidity, deliveries, chunk[-1])
+                pieces = _by_size(client, uids[start:start + size])
+            for chunk in pieces:
+                with self._talking(folder):
+                    deliveries = self._fetch(client, folder, uidvalidity, chunk)
+                yield FolderBatch(folder, uidvalidity, deliveries, chunk[-1])
 
     @contextmanager
     def _talking(self, folder: str) -> Iterator[None]:
@@ -166,3 +168,22 @@ class ImapSource:
 
     def supports_idle(self) -> bool:
         return bool(self.connect().has_capability("IDLE"))
+
+
+FETCH_BYTES = 32 << 20  # of mail fetched at once: 500 mails of 25 MB are not held together
+
+
+def _by_size(client: IMAPClient, uids: list[int]) -> list[list[int]]:
+    """`uids` in runs of at most `FETCH_BYTES` of mail (a bigger mail runs alone), by the
+    sizes the server reports."""
+    sizes = client.fetch(uids, ["RFC822.SIZE"])
+    pieces: list[list[int]] = [[]]
+    total = 0
+    for uid in uids:
+        size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+        if pieces[-1] and total + size > FETCH_BYTES:
+            pieces.append([])
+            total = 0
+        pieces[-1].append(uid)
+        total += size
+    return [piece for piece in pieces if piece]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from ingestd.mimelimits import triage_view
 from ingestd.pipeline.context import Context
 from ingestd.procedure.recurring import category_spike
 from storage import Case
@@ -26,7 +27,8 @@ def triage(ctx: Context) -> None:
             prepared.stamp == ctx.services.model.stamp:
         scores = prepared.scores
     else:
-        scores = model.score(parsed.subject, parsed.reply_text)
+        limits = ctx.services.settings.limits.parse_limits()
+        scores = model.score(*triage_view(parsed.subject, parsed.reply_text, limits))
     signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
     result = model.decide(scores, signals)
     if category_spike(ctx.session, result.category, ctx.services.clock(),
