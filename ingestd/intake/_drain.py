@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingestd.casework import build_sender
 from ingestd.errors import IngestdError, StorageError
 from ingestd.intake._folders import drain_folder, take_lease
+from ingestd.intake._piped import admit_piped
 from ingestd.intake._store import StoreResult, store
 from ingestd.mailout.sender import database_errors
 from ingestd.pipeline import ProcessStats, process_pending
@@ -76,6 +77,7 @@ def drain_all(services: Services, report: DrainReport | None = None) -> DrainRep
 
 def _drain_all(services: Services, report: DrainReport) -> DrainReport:
     settings = services.settings
+    report.add(admit_piped(services))  # what `deliver` kept while no daemon ran
     for mailbox in settings.mailbox:
         source = ImapSource(mailbox)
         try:
