@@ -19,7 +19,9 @@ def main() -> None:
     if fast is not None:
         from ingestd.spool import deliver_main  # noqa: PLC0415  (the pipe imports only this)
 
-        sys.exit(deliver_main(*fast))
+        status = deliver_main(*fast)
+        sys.stderr.flush()
+        os._exit(status)  # the row is committed and the connection closed: skip the teardown
     from ingestd.cli import main as cli  # noqa: PLC0415  (every other command)
 
     cli()

@@ -106,6 +106,7 @@ def store_and_process(services: Services, source: str, raw: bytes) -> str:
         result = _commit(services, [Delivery(source=source, raw=raw)])
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot store the message: {type(exc).__name__}") from None
+    admit_piped(services)  # and what a plain `deliver` kept before, if no daemon took it
     stats = process_pending(services)
     build_sender(services).deliver_pending()
     return "duplicate" if result.duplicates else ", ".join(stats.outcomes) or "stored"

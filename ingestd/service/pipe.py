@@ -81,7 +81,12 @@ def wakeups(engine: Engine) -> Iterator[Wait]:
         with _fifo(wake_path(str(engine.url.database))) as wait:
             yield wait
     else:
-        yield lambda seconds: False
+        yield _no_wakeup
+
+
+def _no_wakeup(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
 
 
 @contextlib.contextmanager
@@ -104,9 +109,15 @@ def _listen(engine: Engine) -> Iterator[Wait]:
 
 @contextlib.contextmanager
 def _fifo(path: str) -> Iterator[Wait]:
-    """The FIFO beside the SQLite file, opened for reading and writing (no EOF, ever)."""
-    _make_fifo(path)
-    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    """The FIFO beside the SQLite file, opened for reading and writing (no EOF, ever).
+
+    Without one (a read-only directory, a file in its place) piped mail still comes, but
+    only at the poll interval: said once, as a warning, at each (re)start of the listener.
+    """
+    fd = _open_fifo(path)
+    if fd is None:
+        yield _no_wakeup
+        return
     try:
         log.info("pipe_listening", how="fifo", path=path)
 
@@ -122,6 +133,16 @@ def _fifo(path: str) -> Iterator[Wait]:
         yield wait
     finally:
         os.close(fd)
+
+
+def _open_fifo(path: str) -> int | None:
+    try:
+        _make_fifo(path)
+        return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    except (OSError, RuntimeError) as exc:
+        log.warning("pipe_wakeup_unavailable", path=path, error=str(exc),
+                    fallback="poll_interval")
+        return None
 
 
 def _make_fifo(path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 PIPED = "piped"  # raw_message.state of a mail kept by `deliver`, not yet deduplicated
 CHANNEL = "ingestd_raw"  # PostgreSQL NOTIFY channel: a piped mail was committed
@@ -21,7 +22,8 @@ def wake_fifo(database_file: str) -> None:
     except OSError:  # ENOENT, ENXIO: no daemon has it open; it catches up when it starts
         return
     try:
-        os.write(fd, b"\n")
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):  # never a byte into a file put in its place
+            os.write(fd, b"\n")
     except OSError:  # EAGAIN: the FIFO is full of wake-ups the daemon has yet to read
         pass
     finally:
