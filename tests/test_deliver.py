@@ -7,6 +7,7 @@ than the test, so only the wake-up (FIFO or NOTIFY) can make the acknowledgment 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +59,16 @@ def test_deliver_keeps_the_mail_without_loading_anything_heavy(tmp_path: Path,
     assert "ingestd.spool" in loaded
     assert not {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY}
     assert raw_rows(db_url) == [("mta", "piped", raw)]
+
+
+def test_with_the_default_config_the_full_cli_keeps_the_mail_alike(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    migrate(url)
+    env = {k: v for k, v in os.environ.items() if k != config.CONFIG_ENV}
+    raw = complaint(7)
+    done = run_cli(None, "deliver", stdin=raw, env={**env, config.DATABASE_ENV: url})
+    assert done.returncode == 0, done.stderr
+    assert raw_rows(url) == [("stdin", "piped", raw)]
 
 
 def test_piped_mail_is_processed_once_by_the_next_run(tmp_path: Path, db_url: str) -> None:

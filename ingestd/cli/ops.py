@@ -70,11 +70,7 @@ def deliver(app: App, source: str, process: bool) -> None:
     if not raw.strip():
         raise click.UsageError("no message on standard input")
     if not process:
-        from ingestd.spool import keep  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-
-        row = keep(app.settings.database.url, raw, source)
-        click.echo(f"stored as raw message {row}; the running daemon takes it from here",
-                   err=True)
+        _keep_for_the_daemon(app, raw, source)
         return
     from ingestd.intake import store_and_process  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
@@ -83,6 +79,20 @@ def deliver(app: App, source: str, process: bool) -> None:
     except StorageError as exc:  # the message is not stored: the MTA keeps it and retries
         raise TemporaryFailure(f"{exc}; the MTA should try again later") from None
     click.echo(outcome, err=True)
+
+
+def _keep_for_the_daemon(app: App, raw: bytes, source: str) -> None:
+    """What `ingestd.launch` does without click when the config file is named."""
+    from ingestd.spool import keep  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
+    try:
+        row = keep(app.settings.database.url, raw, source)
+    except TemporaryFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001  (any doubt, a bad config too: the MTA retries)
+        raise TemporaryFailure(f"cannot store the message ({exc}); "
+                               "the MTA should try again later") from None
+    click.echo(f"stored as raw message {row}; the running daemon takes it from here", err=True)
 
 
 @click.group()
