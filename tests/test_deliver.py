@@ -8,6 +8,7 @@ than the test, so only the wake-up (FIFO or NOTIFY) can make the acknowledgment 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from ingestd import config
+from ingestd.service.pipe import wakeups
+from ingestd.spool import wake_path
+from ingestd.spool._common import wake_fifo
 from ingestd.spool._where import database_url
 from tests.servers import SmtpSink, wait_for
 from tests.support import REPO, ConfigSpec, Ingestd, complaint, run_cli, write_config
@@ -134,3 +138,20 @@ def test_running_daemon_acknowledges_piped_mail_at_once(tmp_path: Path, db_url: 
         assert '"source": "stdin"' in daemon.log()  # processed there, not in the pipe
     finally:
         assert daemon.stop() == 0, daemon.log()
+
+
+def test_the_wake_fifo_is_as_writable_as_the_database_and_wakes_at_once(tmp_path: Path) -> None:
+    database = tmp_path / "ingestd.sqlite3"
+    migrate(f"sqlite:///{database}")
+    database.chmod(0o660)  # the MTA's group may write the database, so it may wake us
+    engine = sa.create_engine(f"sqlite:///{database}")
+    with wakeups(engine) as wait:
+        fifo = Path(wake_path(str(database)))
+        assert fifo.is_fifo() and stat.S_IMODE(fifo.stat().st_mode) == 0o660
+        assert wait(0.01) is False
+        wake_fifo(str(database))
+        wake_fifo(str(database))
+        started = time.monotonic()
+        assert wait(5) is True and time.monotonic() - started < 0.5
+        assert wait(0.01) is False  # both wake-ups read at once
+    engine.dispose()

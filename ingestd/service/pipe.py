@@ -146,14 +146,19 @@ def _open_fifo(path: str) -> int | None:
 
 
 def _make_fifo(path: str) -> None:
-    """Create the FIFO writable by whoever may write the database (the MTA's user)."""
+    """Create the FIFO, writable by whoever may write the database (the MTA's user).
+
+    Its mode and group follow the database file's at every start, so a group given write
+    access to the database later (agents, the MTA) can wake the daemon too.
+    """
     fifo, database = Path(path), Path(path.removesuffix(".wake"))
-    mode = stat.S_IMODE(database.stat().st_mode) & 0o666 if database.exists() else 0o600
-    try:
-        os.mkfifo(fifo, mode)
-    except FileExistsError:
-        if not fifo.is_fifo():
-            raise RuntimeError(f"{path} is not a FIFO; remove it so `deliver` can wake "
-                               "the daemon") from None
-        return
-    fifo.chmod(mode)  # mkfifo's mode passes through the umask
+    with contextlib.suppress(FileExistsError):
+        os.mkfifo(fifo, 0o600)
+    if not fifo.is_fifo():
+        raise RuntimeError(f"{path} is not a FIFO; remove it so `deliver` can wake the daemon")
+    if database.exists():
+        found = database.stat()
+        with contextlib.suppress(PermissionError):  # a group we are not in
+            os.chown(fifo, -1, found.st_gid)
+        with contextlib.suppress(PermissionError):  # another user's FIFO: leave it as it is
+            fifo.chmod(stat.S_IMODE(found.st_mode) & 0o666)
