@@ -64,11 +64,11 @@ class PipeListener(threading.Thread):
                 last = time.monotonic()
 
     def work(self) -> None:
+        """Admit piped mail and process everything pending (a crash may have left some)."""
         admitted = admit_piped(self.shared.services)
-        if admitted.stored or admitted.duplicates:
-            self.shared.metrics.fetched("pipe", "", admitted.stored, admitted.duplicates)
-            process(self.shared)
-            self.shared.wake_outbox.set()
+        self.shared.metrics.fetched("pipe", "", admitted.stored, admitted.duplicates)
+        process(self.shared)
+        self.shared.wake_outbox.set()
 
 
 @contextlib.contextmanager
