@@ -66,7 +66,8 @@ class PipeListener(threading.Thread):
     def work(self) -> None:
         """Admit piped mail and process everything pending (a crash may have left some)."""
         admitted = admit_piped(self.shared.services)
-        self.shared.metrics.fetched("pipe", "", admitted.stored, admitted.duplicates)
+        if admitted.stored or admitted.duplicates:
+            self.shared.metrics.fetched("pipe", "", admitted.stored, admitted.duplicates)
         process(self.shared)
         self.shared.wake_outbox.set()
 
