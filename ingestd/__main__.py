@@ -4,6 +4,6 @@ Spawned worker processes import this module as well, so it imports the CLI only 
 """
 
 if __name__ == "__main__":
-    from ingestd.cli import main
+    from ingestd.launch import main
 
     main()

@@ -2,11 +2,11 @@
 
 Threads, with the database as the only coordination point between them and between
 instances: one watcher per mailbox folder (IDLE or polling, under the folder's lease; see
-ingestd.service.watch), one per Maildir, the outbox sender (woken by the watchers so an
-acknowledgment leaves seconds after the mail arrived) and the housekeeper (SLA sweep,
-retention purge, model file check). The main thread handles signals and talks to systemd:
-SIGTERM/SIGINT finish the message in hand, send what is due, release the leases and exit 0;
-SIGHUP reloads the configuration and the model.
+ingestd.service.watch), one per Maildir, the MTA pipe's listener (ingestd.service.pipe),
+the outbox sender (woken by the watchers so an acknowledgment leaves seconds after the mail
+arrived) and the housekeeper (SLA sweep, retention purge, model file check). The main
+thread handles signals and talks to systemd: SIGTERM/SIGINT finish the message in hand, send
+what is due, release the leases and exit 0; SIGHUP reloads the configuration and the model.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ingestd.intake import release_leases
 from ingestd.service.health import Health, serve
 from ingestd.service.metrics import Metrics
 from ingestd.service.notify import notify, watchdog_interval
+from ingestd.service.pipe import PipeListener
 from ingestd.service.tasks import Housekeeper, OutboxWorker, housekeeping
 from ingestd.service.watch import ImapWatcher, MaildirWatcher, Shared, Watcher
 from ingestd.services import Services, build_services
@@ -62,6 +63,9 @@ class Daemon:
         self.shared = self._start_watchers()
         self.outbox = OutboxWorker(self.services, self.metrics, self.wake_outbox)
         self.outbox.start()
+        self.pipe = PipeListener(Shared(self.services, self.metrics, self.health, self.stop,
+                                        self.wake_outbox), self.engine)
+        self.pipe.start()
         self.keeper = Housekeeper(housekeeping(self.services, self.wake_outbox), self.metrics,
                                   self.stop)
         self.keeper.start()
@@ -115,7 +119,7 @@ class Daemon:
 
     def _alive(self) -> bool:
         """True while every thread runs: a dead one stops the watchdog pings on purpose."""
-        threads = [*self.watchers, self.outbox, self.keeper]
+        threads = [*self.watchers, self.outbox, self.keeper, self.pipe]
         return all(t.is_alive() for t in threads)
 
     def _describe(self) -> str:
@@ -188,6 +192,7 @@ class Daemon:
         notify("STOPPING=1", "STATUS=stopping: finishing the message in hand")
         self.stop.set()
         self._stop_watchers()
+        self.pipe.join(STOP_GRACE)
         self.outbox.finish(STOP_GRACE)
         self.keeper.join(STOP_GRACE)
         if server is not None:

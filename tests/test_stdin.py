@@ -1,4 +1,8 @@
-"""A message piped in by an MTA: stored and acknowledged, or exit 75 so the MTA retries."""
+"""A message piped in by an MTA: stored and acknowledged, or exit 75 so the MTA retries.
+
+`deliver --process` (no daemon) does it all in one process; the plain, fast `deliver` that
+leaves the rest to the daemon is tested in test_deliver.py.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ def test_piped_message_becomes_a_case_once(tmp_path):
     assert run_cli(config, "db", "upgrade").returncode == 0
     raw = complaint(1, message_id="<piped@customer.example>")
 
-    first = run_cli(config, "deliver", stdin=raw)
-    again = run_cli(config, "deliver", stdin=raw)
+    first = run_cli(config, "deliver", "--process", stdin=raw)
+    again = run_cli(config, "deliver", "--process", stdin=raw)
 
     assert first.returncode == 0, first.stderr
     assert again.returncode == 0 and "duplicate" in again.stderr

@@ -71,19 +71,42 @@ def run(app: App, once: bool, as_json: bool) -> None:
 
 @click.command()
 @click.option("--source", default="stdin", show_default=True, help="Source name to record.")
+@click.option("--process", is_flag=True,
+              help="Also parse, triage and acknowledge it now, in this process (no daemon).")
 @pass_app
-def deliver(app: App, source: str) -> None:
-    """Take one message on standard input (an MTA pipe); exit 75 means try again later."""
-    from ingestd.intake import store_and_process  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+def deliver(app: App, source: str, process: bool) -> None:
+    """Take one message on standard input (an MTA pipe); exit 75 means try again later.
 
+    The mail is kept durably and the running daemon processes it at once; without a
+    daemon, --process does it all here (a few seconds: the model loads for one mail).
+    """
     raw = sys.stdin.buffer.read()
     if not raw.strip():
         raise click.UsageError("no message on standard input")
+    if not process:
+        _keep_for_the_daemon(app, raw, source)
+        return
+    from ingestd.intake import store_and_process  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
     try:
         outcome = store_and_process(app.services, source, raw)
     except StorageError as exc:  # the message is not stored: the MTA keeps it and retries
         raise TemporaryFailure(f"{exc}; the MTA should try again later") from None
     click.echo(outcome, err=True)
+
+
+def _keep_for_the_daemon(app: App, raw: bytes, source: str) -> None:
+    """What `ingestd.launch` does without click when the config file is named."""
+    from ingestd.spool import keep  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
+    try:
+        row = keep(app.settings.database.url, raw, source)
+    except TemporaryFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001  (any doubt, a bad config too: the MTA retries)
+        raise TemporaryFailure(f"cannot store the message ({exc}); "
+                               "the MTA should try again later") from None
+    click.echo(f"stored as raw message {row}; the running daemon takes it from here", err=True)
 
 
 @click.group()

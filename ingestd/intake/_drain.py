@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingestd.casework import build_sender
 from ingestd.errors import IngestdError, StorageError
 from ingestd.intake._folders import drain_folder, take_lease
+from ingestd.intake._piped import admit_piped
 from ingestd.intake._store import StoreResult, store
 from ingestd.mailout.sender import database_errors
 from ingestd.pipeline import Processed, ProcessStats, process_pending
@@ -84,6 +85,7 @@ def drain_all(services: Services, report: DrainReport | None = None) -> DrainRep
 
 def _drain_all(services: Services, report: DrainReport) -> DrainReport:
     settings = services.settings
+    report.add(admit_piped(services))  # what `deliver` kept while no daemon ran
     for mailbox in settings.mailbox:
         source = ImapSource(mailbox)
         try:
@@ -113,6 +115,7 @@ def store_and_process(services: Services, source: str, raw: bytes) -> str:
         result = _commit(services, [Delivery(source=source, raw=raw)])
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot store the message: {type(exc).__name__}") from None
+    admit_piped(services)  # and what a plain `deliver` kept before, if no daemon took it
     stats = process_pending(services)
     build_sender(services).deliver_pending()
     return "duplicate" if result.duplicates else ", ".join(stats.outcomes) or "stored"
