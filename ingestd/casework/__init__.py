@@ -15,6 +15,7 @@ from ingestd.casework._agent import (
     reply,
 )
 from ingestd.casework._escalation import LEVEL_ROLES, escalate
+from ingestd.casework._floods import acknowledgment_withheld, notify, send_digests, sender_key
 from ingestd.casework._read import CaseFilter, case_view, detail, get_case, list_cases, summary
 from ingestd.casework._record import enqueue, record
 from ingestd.casework._sender import build_sender
@@ -34,6 +35,7 @@ __all__ = [
     "STATUSES",
     "CaseFilter",
     "acknowledgment_sent",
+    "acknowledgment_withheld",
     "assign",
     "build_sender",
     "case_view",
@@ -45,10 +47,13 @@ __all__ = [
     "get_case",
     "latest_inbound",
     "list_cases",
+    "notify",
     "record",
     "record_corrective_action",
     "record_recovery",
     "reply",
+    "send_digests",
+    "sender_key",
     "set_status",
     "summary",
 ]

@@ -22,11 +22,16 @@ def record(session: Session, case: Case, kind: str, *, actor: str, at: datetime,
 
 
 def enqueue(session: Session, draft: Draft, case: Case | None, *, key: str | None = None,
-            at: datetime, to_customer: bool = False) -> None:
-    """Put a composed mail in the outbox; mail to the customer also threads onto the case."""
+            at: datetime, to_customer: bool = False, sender_key: str | None = None,
+            state: str = "pending") -> None:
+    """Put a composed mail in the outbox; mail to the customer also threads onto the case.
+
+    `sender_key` is the normalised address of the customer the mail is about (the flood
+    caps count by it); `state` "held" keeps a mail over a flood cap for the digest.
+    """
     _add(session, case, Outbox, case_id=case.id if case else None, kind=draft.kind,
          recipient=draft.recipient, message_id=draft.message_id, key=key, raw=draft.raw,
-         created_at=at, next_attempt_at=at)
+         created_at=at, next_attempt_at=at, sender_key=sender_key, state=state)
     if case is not None and to_customer:
         # The same columns as a received mail's row, so a flush inserts both in one batch.
         _add(session, case, CaseMessage, case_id=case.id, direction="out", raw_message_id=None,

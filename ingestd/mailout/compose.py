@@ -106,6 +106,7 @@ class Composer:
         msg["Subject"] = _encoded(_tagged(subject, reference))
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{message_id}>"
+        msg["X-Loop"] = self.sender_address  # a system that sends it back to us says so
         if automatic:
             msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
             msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail

@@ -108,7 +108,7 @@ def _escalate_batch(session: Session, services: Services, cases: Sequence[Case],
             if casework.escalate(session, case, level, reason=reason(level),
                                  composer=services.composer,
                                  address=services.settings.escalation.address(level),
-                                 at=report.now):
+                                 at=report.now, floods=services.settings.floods):
                 report.escalations.append((case.reference or "", level))
 
 
