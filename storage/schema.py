@@ -269,7 +269,7 @@ class Outbox(Base):
         # the flood caps count the last hour's mail per sender, per kind and per address
         Index("ix_outbox_sender_key_created_at", "sender_key", "created_at"),
         Index("ix_outbox_kind_created_at", "kind", "created_at"),
-        Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
+        Index("ix_outbox_recipient_kind_created_at", "recipient", "kind", "created_at"),
     )
 
 

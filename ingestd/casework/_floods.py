@@ -10,6 +10,7 @@ one digest lists everything held for it since ([floods] in config.toml).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from storage.queries import acknowledgments_since, all_acknowledgments_since, te
 HOUR = timedelta(hours=1)
 DIGEST_REFERENCE = "DIGEST"  # tags the digest's subject and Message-ID (ours, never a case)
 DIGEST_LISTED = 100  # cases a digest lists by name; it counts the rest
+HELD = "held_"  # prefix of a held mail's kind: held_team_notification, held_escalation
 _DOMAIN_ALIASES = {"googlemail.com": "gmail.com"}
 
 
@@ -59,10 +61,13 @@ def notify(session: Session, draft: Draft, case: Case, *, key: str, at: datetime
     """Queue a team or escalation mail about `case`, or hold it for the digest when over a
     flood cap; True when it is to be sent on its own."""
     sender = sender_key(case.customer_address, floods)
-    held = _over_team_caps(session, draft.recipient, sender, floods, at)
-    enqueue(session, draft, case, key=key, at=at, sender_key=sender,
-            state="held" if held else "pending")
-    return not held
+    if not _over_team_caps(session, draft.recipient, sender, floods, at):
+        enqueue(session, draft, case, key=key, at=at, sender_key=sender)
+        return True
+    # Held under a kind of its own: the caps' counts never read a flood's held mail again.
+    held = replace(draft, kind=HELD + draft.kind)
+    enqueue(session, held, case, key=key, at=at, sender_key=sender, state="held")
+    return False
 
 
 def _over_team_caps(session: Session, recipient: str, sender: str | None,
@@ -95,7 +100,8 @@ def _digest(session: Session, composer: Composer, recipient: str, now: datetime)
         select(Outbox.id, Outbox.kind, Outbox.created_at, Case).outerjoin(
             Case, Case.id == Outbox.case_id)
         .where(Outbox.recipient == recipient, Outbox.state == "held").order_by(Outbox.id)).all()
-    entries = [_entry(kind, case) for _id, kind, _at, case in rows[:DIGEST_LISTED]]
+    entries = [_entry(kind.removeprefix(HELD), case)
+               for _id, kind, _at, case in rows[:DIGEST_LISTED]]
     draft = composer.compose("digest", recipient, DIGEST_REFERENCE, {
         "recipient": recipient, "total": len(rows), "entries": entries,
         "since": rows[0].created_at.strftime("%Y-%m-%d %H:%M UTC")})

@@ -21,13 +21,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_sender_key_created_at', ['sender_key', 'created_at'],
                               unique=False)
         batch_op.create_index('ix_outbox_kind_created_at', ['kind', 'created_at'], unique=False)
-        batch_op.create_index('ix_outbox_recipient_created_at', ['recipient', 'created_at'],
-                              unique=False)
+        batch_op.create_index('ix_outbox_recipient_kind_created_at',
+                              ['recipient', 'kind', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_recipient_created_at')
+        batch_op.drop_index('ix_outbox_recipient_kind_created_at')
         batch_op.drop_index('ix_outbox_kind_created_at')
         batch_op.drop_index('ix_outbox_sender_key_created_at')
         batch_op.drop_column('sender_key')
