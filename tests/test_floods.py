@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ingestd import casework, intake
+from ingestd import casework, config, intake
+from ingestd.config import FloodsConfig
+from ingestd.errors import ConfigError
 from ingestd.pipeline import process_pending
 from ingestd.services import Services
 from ingestd.sources.delivery import Delivery
@@ -146,3 +148,23 @@ def test_x_loop_naming_us_is_not_answered_and_all_our_mail_carries_it(
     assert _reasons(services) == ["X-Loop names our address"]
     assert len(smtp_sink.messages) == 5  # one acknowledgment, two notifications, two escalations
     assert {m.message["X-Loop"] for m in smtp_sink.messages} == {"support@example.test"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[floods]\nteam_mails_per_hour = -1\n", "bad value for 'floods.team_mails_per_hour'"),
+    ("[floods]\nacknowledgements_per_hour = 5\n", "unknown key 'floods.acknowledgements_per_hour'"),
+])
+def test_a_bad_flood_cap_names_the_file_and_the_key(tmp_path: Path, text: str,
+                                                     message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        config.load(path)
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_the_shipped_config_documents_the_caps() -> None:
+    floods = config.load(config.DEFAULT_CONFIG).floods
+    assert floods == FloodsConfig()  # config.toml states the defaults it documents
+    assert casework.sender_key("A.N.N+shop@GoogleMail.com", floods) == "ann@gmail.com"
+    assert casework.sender_key("a.n.n+shop@example.test", floods) == "a.n.n@example.test"
