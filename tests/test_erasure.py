@@ -121,7 +121,7 @@ def everywhere(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     receive(services, _encoded_mail("base64", base64.encodebytes(
         b"Please pass this on to Ann Example, ann@example.test."), "q1@x.example"))
     receive(services, _encoded_mail("quoted-printable",
-                                    b"Write to ann=40example.test at once=\n please.",
+                                    b"Write to ann=40exam=\nple.test at once=\n please.",
                                     "q2@x.example"))
     casework.build_sender(services).deliver_pending()
     with services.factory() as session:
