@@ -3,6 +3,7 @@ and X-Loop read on what comes in and written on what goes out (SPEC: no mail loo
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
@@ -168,3 +169,19 @@ def test_the_shipped_config_documents_the_caps() -> None:
     assert floods == FloodsConfig()  # config.toml states the defaults it documents
     assert casework.sender_key("A.N.N+shop@GoogleMail.com", floods) == "ann@gmail.com"
     assert casework.sender_key("a.n.n+shop@example.test", floods) == "a.n.n@example.test"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # templates only: one backend
+def test_an_own_templates_folder_without_the_digest_still_gets_one(
+        db_url: str, tmp_path: Path, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = tmp_path / "templates"
+    shutil.copytree(config.REPO_ROOT / "templates", own)
+    (own / "digest.txt").unlink()  # copied before the digest existed
+    services = _services(db_url, tmp_path, smtp_sink, templates=str(own),
+                         floods={"team_mails_per_hour": 1})
+    use_triage(monkeypatch, fixed_triage("billing", "low"))
+    _arrive(services, [mail(f"c{n}@example.net", "Broken", "It broke.", f"o{n}@x.example", NOW)
+                       for n in range(3)])
+    services.clock.now = NOW + timedelta(minutes=61)  # type: ignore[attr-defined]  # a Clock
+    _send(services)
+    assert [_kind(m) for m in _to(smtp_sink, TEAM)] == ["team_notification", "digest"]
