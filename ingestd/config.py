@@ -200,6 +200,25 @@ class ThreadingConfig(Section):
         return self
 
 
+class FloodsConfig(Section):
+    """Caps on automatic mail when many mails arrive at once (loops, floods, outages).
+
+    A sender is counted by its normalised address (case folded, `+tag` removed, dots
+    removed where the domain ignores them). Team and escalation mail over a cap is held;
+    an hour after the first one held, one digest per address lists what was held.
+    """
+
+    acknowledgments_per_hour: Annotated[int, Field(ge=0)] = 10_000  # a loop guard, not a throttle
+    team_mails_per_sender_per_hour: Annotated[int, Field(ge=0)] = 5
+    team_mails_per_hour: Annotated[int, Field(ge=0)] = 200
+    dotless_domains: tuple[str, ...] = ("gmail.com", "googlemail.com")
+
+    @field_validator("dotless_domains")
+    @classmethod
+    def _lower_domains(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().lower() for d in domains)
+
+
 def _default_categories() -> tuple[str, ...]:
     from triage.labels import CATEGORIES  # noqa: PLC0415  (only the names: no scikit-learn)
 
@@ -271,6 +290,7 @@ class Settings(Section):
     cases: CasesConfig = CasesConfig()
     threading: ThreadingConfig = ThreadingConfig()
     updates: UpdatesConfig = UpdatesConfig()
+    floods: FloodsConfig = FloodsConfig()
     triage: TriageConfig = TriageConfig()
     sla: SlaPolicy = SlaPolicy()
     recurring: SpikePolicy = SpikePolicy()

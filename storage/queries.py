@@ -21,6 +21,7 @@ from storage.pending import count_with_pending
 from storage.schema import Base, Case, CaseMessage, Outbox
 
 ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")  # outbox kinds that acknowledge
+TEAM_KINDS = ("team_notification", "escalation")  # outbox kinds the team caps count
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<": operator.lt,
 }
@@ -70,8 +71,15 @@ class Count:
 
 _RECENT_COMPLAINTS = Count(Case, ("customer_address", "==", Param("address")),
                            ("id", "!=", Param("case_id")), ("received_at", ">=", Param("since")))
-_ACKNOWLEDGMENTS = Count(Outbox, ("recipient", "==", Param("recipient")),
+_ACKNOWLEDGMENTS = Count(Outbox, ("sender_key", "==", Param("sender_key")),
                          ("kind", "in", ACK_KINDS), ("created_at", ">=", Param("since")))
+_ALL_ACKNOWLEDGMENTS = Count(Outbox, ("kind", "in", ACK_KINDS),
+                             ("created_at", ">=", Param("since")))
+_TEAM_MAILS = Count(Outbox, ("recipient", "==", Param("recipient")), ("kind", "in", TEAM_KINDS),
+                    ("created_at", ">=", Param("since")))
+_TEAM_MAILS_ABOUT = Count(Outbox, ("recipient", "==", Param("recipient")),
+                          ("sender_key", "==", Param("sender_key")), ("kind", "in", TEAM_KINDS),
+                          ("created_at", ">=", Param("since")))
 _IN_CATEGORY = Count(Case, ("category", "==", Param("category")),
                      ("received_at", ">=", Param("start")), ("received_at", "<", Param("end")))
 
@@ -82,9 +90,23 @@ def complaints_since(session: Session, address: str | None, since: datetime, *,
     return _RECENT_COMPLAINTS(session, address=address, case_id=other_than, since=since)
 
 
-def acknowledgments_since(session: Session, recipient: str, since: datetime) -> int:
-    """Acknowledgments queued for ``recipient`` since ``since`` (the loop brake's count)."""
-    return _ACKNOWLEDGMENTS(session, recipient=recipient, since=since)
+def acknowledgments_since(session: Session, sender_key: str, since: datetime) -> int:
+    """Acknowledgments queued for the sender ``sender_key`` (normalised) since ``since``."""
+    return _ACKNOWLEDGMENTS(session, sender_key=sender_key, since=since)
+
+
+def all_acknowledgments_since(session: Session, since: datetime) -> int:
+    """Acknowledgments queued for anyone since ``since`` (the overall flood cap's count)."""
+    return _ALL_ACKNOWLEDGMENTS(session, since=since)
+
+
+def team_mails_since(session: Session, recipient: str, since: datetime,
+                     sender_key: str | None = None) -> int:
+    """Team notifications and escalation mails to ``recipient`` since ``since``; with
+    ``sender_key``, only those about that sender's cases."""
+    if sender_key is None:
+        return _TEAM_MAILS(session, recipient=recipient, since=since)
+    return _TEAM_MAILS_ABOUT(session, recipient=recipient, sender_key=sender_key, since=since)
 
 
 def cases_in_category(session: Session, category: str, start: datetime, end: datetime) -> int:

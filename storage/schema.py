@@ -248,7 +248,10 @@ class Outbox(Base):
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("case.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    recipient: Mapped[str] = mapped_column(String(320), index=True)  # the per-sender ack limit
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    # The customer the mail is about (an acknowledgment's recipient), normalised: the flood
+    # caps count mail per sender however its address is spelt.
+    sender_key: Mapped[str | None] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     key: Mapped[str | None] = mapped_column(String(200), unique=True)  # one mail per purpose
     raw: Mapped[bytes] = mapped_column(LargeBinary)
@@ -262,6 +265,12 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     bounced_at: Mapped[datetime | None]
+    __table_args__ = (
+        # the flood caps count the last hour's mail per sender, per kind and per address
+        Index("ix_outbox_sender_key_created_at", "sender_key", "created_at"),
+        Index("ix_outbox_kind_created_at", "kind", "created_at"),
+        Index("ix_outbox_recipient_kind_created_at", "recipient", "kind", "created_at"),
+    )
 
 
 class Suppression(Base):

@@ -16,6 +16,7 @@ from ingestd.casework._agent import (
     reply,
 )
 from ingestd.casework._escalation import LEVEL_ROLES, escalate
+from ingestd.casework._floods import acknowledgment_withheld, notify, send_digests, sender_key
 from ingestd.casework._read import CaseFilter, case_view, detail, get_case, list_cases, summary
 from ingestd.casework._record import enqueue, record
 from ingestd.casework._sender import build_sender
@@ -44,6 +45,7 @@ __all__ = [
     "UPDATE_MAIL_KINDS",
     "CaseFilter",
     "acknowledgment_sent",
+    "acknowledgment_withheld",
     "assign",
     "build_sender",
     "case_view",
@@ -57,11 +59,14 @@ __all__ = [
     "list_cases",
     "new_date_notice",
     "notice_window_opens",
+    "notify",
     "promised_date",
     "record",
     "record_corrective_action",
     "record_recovery",
     "reply",
+    "send_digests",
+    "sender_key",
     "set_status",
     "summary",
 ]

@@ -8,8 +8,10 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ingestd.casework._floods import notify
 from ingestd.casework._read import case_view
 from ingestd.casework._record import enqueue, record
+from ingestd.config import FloodsConfig
 from ingestd.mailout import Composer
 from storage import Case
 
@@ -18,12 +20,13 @@ LEVEL_ROLES = {1: "supervisor", 2: "department manager", 3: "senior management"}
 
 def escalate(session: Session, case: Case, level: int, *, reason: str, composer: Composer,
              address: str, at: datetime, actor: str = "ingestd",
-             due: datetime | None = None) -> bool:
+             due: datetime | None = None, floods: FloodsConfig | None = None) -> bool:
     """Raise `case` to `level` once, record it and notify that level's address.
 
     The notice is sent from `due` on (default `at`: see `enqueue`). A unique index on
     escalation events makes a second sweep (or a second instance) that reaches the same
-    decision fail harmlessly instead of notifying twice.
+    decision fail harmlessly instead of notifying twice. With `floods`, the mail over a
+    flood cap is held for the address's digest (the case escalates all the same).
     """
     if level <= case.escalation_level or not _first_to_escalate(
             session, case, level, reason=reason, actor=actor, at=at):
@@ -31,7 +34,11 @@ def escalate(session: Session, case: Case, level: int, *, reason: str, composer:
     case.escalation_level = level
     draft = composer.compose("escalation", address, case.reference or "", {
         **case_view(case), "level": level, "level_role": LEVEL_ROLES[level], "reason": reason})
-    enqueue(session, draft, case, key=f"escalation:{case.id}:{level}", at=at, due=due)
+    key = f"escalation:{case.id}:{level}"
+    if floods is None:
+        enqueue(session, draft, case, key=key, at=at, due=due)
+    else:
+        notify(session, draft, case, key=key, at=at, due=due, floods=floods)
     return True
 
 

@@ -165,15 +165,18 @@ def privacy_export(app: App, address: str) -> None:
 @pass_app
 def privacy_erase(app: App, address: str, yes: bool, actor: str) -> None:
     """Remove ADDRESS's personal data; anonymised statistics stay."""
-    from ingestd.privacy import erase  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.privacy import erase, release_freed_space  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     if not yes:
         click.confirm(f"Erase every personal detail of {address}? This cannot be undone",
                       abort=True)
     with transaction(app.services.factory) as session:
-        done = erase(session, address, actor=actor, at=app.services.clock())
+        done = erase(session, address, actor=actor, at=app.services.clock(),
+                     outbox_dir=app.settings.smtp.path)
+    release_freed_space(app.engine)
     click.echo(f"erased {done.cases} cases, {done.raw_messages} raw messages, "
-               f"{done.mails} mails of {address}", err=True)
+               f"{done.mails} mails of {address}; {done.mentions} mentions elsewhere and "
+               f"{done.files} outbox files redacted", err=True)
 
 
 @privacy.command("purge")

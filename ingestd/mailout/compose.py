@@ -33,11 +33,13 @@ from typing import Any
 
 import jinja2
 
+from ingestd.config import SHIPPED_TEMPLATES, shipped
+
 _MAC_LENGTH = 16
 # The kinds of mail ingestd composes; `ingestd doctor` checks that each one renders.
 KINDS = ("acknowledgment", "acknowledgment_urgent", "team_notification", "escalation",
          "followup", "agent_reply", "update_investigating", "update_resolved",
-         "update_new_date")
+         "update_new_date", "digest")
 _REFERENCES = 20  # of a thread's Message-IDs: the newest (a mail can name 50,000)
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable in any mail client's source view, unlike base64
@@ -81,8 +83,12 @@ class Composer:
         self._from = _address(sender)
         self._key = key.encode()
         loader = jinja2.FileSystemLoader(templates)
+        # A kind the admin's own folder lacks (one added since they copied it: the flood
+        # digest) comes from the shipped text templates rather than failing the sender.
+        fallback = jinja2.FileSystemLoader(shipped(SHIPPED_TEMPLATES))
         self._text = jinja2.Environment(
-            loader=loader, autoescape=False,  # noqa: S701  (plain-text mail: nothing to escape)
+            loader=jinja2.ChoiceLoader([loader, fallback]),
+            autoescape=False,  # noqa: S701  (plain-text mail: nothing to escape)
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True)
         self._html = jinja2.Environment(loader=loader, autoescape=True,
@@ -114,6 +120,7 @@ class Composer:
         msg["Subject"] = _encoded(_tagged(subject, reference))
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{message_id}>"
+        msg["X-Loop"] = self.sender_address  # a system that sends it back to us says so
         if automatic:
             msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
             msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer our mail

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import datetime, timedelta
-
-from sqlalchemy.orm import Session
 
 from ingestd.message import ParsedMessage
-from storage.queries import acknowledgments_since
 
 
-def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) -> str | None:
+def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str],
+                       raw: bytes | None = None) -> str | None:
     """Why this mail must get no automatic answer, or None when it may get one.
 
     Bounces never get here: the filter step records them against our outbox and stops.
@@ -29,6 +26,7 @@ def suppression_reason(parsed: ParsedMessage, our_addresses: Collection[str]) ->
         ("x-autoreply" in headers or "x-autorespond" in headers, "auto-reply header"),
         (parsed.return_path == "", "empty return path"),
         ((parsed.sender_address or "") in our_addresses, "our own address"),
+        (loops_through_us(parsed, raw, our_addresses), "X-Loop names our address"),
     )
     return next((reason for hit, reason in checks if hit), None)
 
@@ -57,10 +55,21 @@ _REPORT_SUBJECT = re.compile(
     r"delivery failed|mail system error|warning: could not send", re.I)
 
 
-def over_rate_limit(session: Session, recipient: str, limit: int,
-                    now_minus_hour: datetime) -> bool:
-    """True when `recipient` already had `limit` acknowledgments in the last hour."""
-    return acknowledgments_since(session, recipient, now_minus_hour) >= limit
+def loops_through_us(parsed: ParsedMessage, raw: bytes | None,
+                     our_addresses: Collection[str]) -> bool:
+    """True when an X-Loop header names one of our addresses: mail we sent, come back.
+
+    Every X-Loop header counts (each system a mail passed adds its own), so they are read
+    from the raw header block; the parsed message keeps only the first.
+    """
+    if "x-loop" not in parsed.headers:
+        return False
+    head = (raw or b"").split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    values = [parsed.headers["x-loop"].encode("utf-8", "replace"),
+              *_X_LOOP.findall(head)]
+    named = {a.decode("ascii", "replace").lower() for v in values for a in _ADDRESS.findall(v)}
+    return not named.isdisjoint(our_addresses)
 
 
-HOUR = timedelta(hours=1)
+_X_LOOP = re.compile(rb"(?im)^x-loop:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)")
+_ADDRESS = re.compile(rb"[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+")

@@ -118,7 +118,8 @@ def _escalate_batch(session: Session, services: Services, cases: Sequence[Case],
             if casework.escalate(session, case, level, reason=reason(level),
                                  composer=services.composer,
                                  address=services.settings.escalation.address(level),
-                                 at=report.now, due=report.due):
+                                 at=report.now, due=report.due,
+                                 floods=services.settings.floods):
                 report.escalations.append((case.reference or "", level))
         _new_date(session, services, case, report)
 

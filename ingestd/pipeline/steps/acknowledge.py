@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ingestd import casework
 from ingestd.pipeline.context import Context
-from ingestd.pipeline.loops import HOUR, over_rate_limit
 from storage import Suppression
 
 
@@ -15,27 +14,23 @@ def acknowledge(ctx: Context) -> None:
     if not ctx.new_case or case is None:
         return
     services, now = ctx.services, ctx.services.clock()
-    reason = ctx.suppressed or _rate_limited(ctx)
+    sender = casework.sender_key(case.customer_address, services.settings.floods)
+    reason = ctx.suppressed or casework.acknowledgment_withheld(
+        ctx.session, sender, services.settings.cases.acknowledgments_per_sender_per_hour,
+        services.settings.floods, now)
     view = casework.case_view(case, services.calendar.zone)
     if reason is None:
         kind = "acknowledgment_urgent" if case.escalate else "acknowledgment"
         draft = services.composer.compose(
             kind, case.customer_address or "", case.reference or "", view,
             in_reply_to=ctx.parsed.message_id, references=ctx.parsed.references)
-        casework.enqueue(ctx.session, draft, case, key=f"ack:{case.id}", at=now, to_customer=True)
+        casework.enqueue(ctx.session, draft, case, key=f"ack:{case.id}", at=now,
+                         to_customer=True, sender_key=sender)
     else:
         ctx.session.add(Suppression(raw_message_id=ctx.raw.id, case_id=case.id,
                                     sender=ctx.parsed.sender_address, reason=reason, at=now))
         ctx.outcome = "new_case_ack_suppressed"
     _notify_team(ctx, view)
-
-
-def _rate_limited(ctx: Context) -> str | None:
-    limit = ctx.services.settings.cases.acknowledgments_per_sender_per_hour
-    address = ctx.parsed.sender_address or ""
-    if over_rate_limit(ctx.session, address, limit, ctx.services.clock() - HOUR):
-        return f"rate limit: {limit} acknowledgments per hour"
-    return None
 
 
 def _notify_team(ctx: Context, view: dict[str, object]) -> None:
@@ -48,4 +43,5 @@ def _notify_team(ctx: Context, view: dict[str, object]) -> None:
     draft = services.composer.compose(
         "team_notification", services.settings.routing.address(case.category),
         case.reference or "", view, headers=headers)
-    casework.enqueue(ctx.session, draft, case, key=f"notify:{case.id}", at=services.clock())
+    casework.notify(ctx.session, draft, case, key=f"notify:{case.id}", at=services.clock(),
+                    floods=services.settings.floods)

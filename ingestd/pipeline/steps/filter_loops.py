@@ -21,7 +21,8 @@ def filter_loops(ctx: Context) -> None:
         raise Stop("own_mail")
     if is_bounce(parsed):
         raise Stop(_record_bounce(ctx))
-    ctx.suppressed = suppression_reason(parsed, ctx.services.settings.our_addresses())
+    ours = ctx.services.settings.our_addresses() | {composer.sender_address.lower()}
+    ctx.suppressed = suppression_reason(parsed, ours, ctx.raw.raw)
     if parsed.sender_address is None:
         raise ValueError("no sender address (From is missing or unreadable); cannot open a case")
 

@@ -21,4 +21,5 @@ def start_clocks(ctx: Context) -> None:
         level = services.settings.sla.serious_start_level
         casework.escalate(ctx.session, case, level, reason="; ".join(
             (case.triage or {}).get("reasons", [])) or "triage", composer=services.composer,
-            address=services.settings.escalation.address(level), at=services.clock())
+            address=services.settings.escalation.address(level), at=services.clock(),
+            floods=services.settings.floods)
