@@ -1,6 +1,6 @@
 """flood caps: outbox.sender_key and the indexes that count the last hour's mail
 
-Revision ID: privacy
+Revision ID: 0002
 Revises: 0001
 """
 
