@@ -30,7 +30,7 @@ from ingestd.service.metrics import Metrics
 from ingestd.service.notify import notify, watchdog_interval
 from ingestd.service.pipe import PipeListener
 from ingestd.service.tasks import Housekeeper, OutboxWorker, housekeeping
-from ingestd.service.watch import ImapWatcher, MaildirWatcher, Shared, Watcher
+from ingestd.service.watch import ImapWatcher, MaildirWatcher, Shared, Turn, Watcher
 from ingestd.services import Services, build_services
 
 log = structlog.get_logger("ingestd.daemon")
@@ -46,6 +46,7 @@ class Daemon:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.wake_outbox = threading.Event()
+        self.turn = Turn()  # one thread processes at a time: watchers and the pipe take turns
         self.watchers: list[Watcher] = []
         self._status = ""
 
@@ -64,7 +65,7 @@ class Daemon:
         self.outbox = OutboxWorker(self.services, self.metrics, self.wake_outbox)
         self.outbox.start()
         self.pipe = PipeListener(Shared(self.services, self.metrics, self.health, self.stop,
-                                        self.wake_outbox), self.engine)
+                                        self.wake_outbox, self.turn), self.engine)
         self.pipe.start()
         self.keeper = Housekeeper(housekeeping(self.services, self.wake_outbox), self.metrics,
                                   self.stop)
@@ -98,7 +99,7 @@ class Daemon:
 
     def _start_watchers(self) -> Shared:
         shared = Shared(self.services, self.metrics, self.health, threading.Event(),
-                        self.wake_outbox)
+                        self.wake_outbox, self.turn)
         settings = self.services.settings
         self.watchers = [ImapWatcher(shared, box, folder)
                          for box in settings.mailbox for folder in box.folders]

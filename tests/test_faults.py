@@ -227,9 +227,9 @@ def test_outbox_disk_full_mid_batch_marks_nothing_sent_without_its_file(tmp_path
     with later.services.factory() as session:
         states = dict(session.execute(select(Outbox.state, func.count(Outbox.id))
                                       .group_by(Outbox.state)).all())
-        ids = set(session.scalars(select(Outbox.id)))
-    assert states == {"sent": len(ids)}
-    assert {int(path.stem) for path in outbox.glob("*.eml")} == ids
+        sent = set(session.scalars(select(Outbox.id).where(Outbox.state == "sent")))
+    assert set(states) <= {"sent", "digested"}  # (team mail over its hourly cap: a digest)
+    assert {int(path.stem) for path in outbox.glob("*.eml")} == sent
     assert not list(outbox.glob(".*.tmp"))
 
 

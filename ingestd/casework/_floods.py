@@ -104,6 +104,7 @@ def _digest(session: Session, composer: Composer, recipient: str, now: datetime)
                for _id, kind, _at, case in rows[:DIGEST_LISTED]]
     draft = composer.compose("digest", recipient, DIGEST_REFERENCE, {
         "recipient": recipient, "total": len(rows), "entries": entries,
+        "more": len(rows) - len(entries),
         "since": rows[0].created_at.strftime("%Y-%m-%d %H:%M UTC")})
     session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(
         state="digested", response=f"in the digest {draft.message_id}"))

@@ -9,7 +9,13 @@ their own after-batch work; ``deliver --process`` calls ``store_and_process``. M
 plain ``deliver`` kept (``ingestd.spool``) becomes pending in ``admit_piped``.
 """
 
-from ingestd.intake._drain import DrainReport, drain_all, drain_maildir, store_and_process
+from ingestd.intake._drain import (
+    DrainReport,
+    drain_all,
+    drain_maildir,
+    store_and_process,
+    store_maildir,
+)
 from ingestd.intake._folders import (
     commit_batch,
     drain_folder,
@@ -20,6 +26,18 @@ from ingestd.intake._folders import (
 from ingestd.intake._piped import admit_piped
 from ingestd.intake._store import StoreResult, store
 
-__all__ = ["DrainReport", "StoreResult", "admit_piped", "commit_batch", "drain_all",
-           "drain_folder", "drain_maildir", "release_leases", "resync", "store",
-           "store_and_process", "take_lease"]
+__all__ = [
+    "DrainReport",
+    "StoreResult",
+    "admit_piped",
+    "commit_batch",
+    "drain_all",
+    "drain_folder",
+    "drain_maildir",
+    "release_leases",
+    "resync",
+    "store",
+    "store_and_process",
+    "store_maildir",
+    "take_lease",
+]

@@ -58,6 +58,15 @@ COMMIT_BYTES = 32 << 20  # of mail read before it is committed: big mails are no
 
 
 def drain_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
+    """Store what is new in the Maildir, then process everything pending."""
+    store_maildir(services, source, report)
+    process_pending(services, stats=report.processed, on_done=report.on_done,
+                    after_batch=report.after_batch)
+
+
+def store_maildir(services: Services, source: MaildirSource, report: DrainReport) -> None:
+    """Store what is new in the Maildir, committed in batches (the daemon's watcher then
+    processes it in its turn)."""
     with services.factory() as session:
         known = set(session.scalars(select(RawMessage.uid).where(
             RawMessage.source == source.config.name)))
@@ -68,8 +77,6 @@ def drain_maildir(services: Services, source: MaildirSource, report: DrainReport
             report.add(_commit(services, batch))
             batch = []
     report.add(_commit(services, batch))
-    process_pending(services, stats=report.processed, on_done=report.on_done,
-                    after_batch=report.after_batch)
 
 
 def _commit(services: Services, deliveries: list[Delivery]) -> StoreResult:

@@ -16,7 +16,7 @@ import os
 import random
 import smtplib
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +39,7 @@ from storage import Outbox, transaction
 log = structlog.get_logger("ingestd.sender")
 CLAIM = timedelta(minutes=5)
 BATCH = 200  # rows claimed, written or sent, and marked together
+BATCH_BYTES = 16 << 20  # and no more of their mail than this in memory at once
 SYNC_THREADS = 16  # file mode: fsyncs in flight at once
 UNCONFIRMED = "unconfirmed: end of data not answered"
 MAX_BACKOFF = timedelta(hours=6)
@@ -89,30 +90,40 @@ class Sender:
         stats = SendStats()
         try:
             with database_errors():
-                while batch := self._claim(limit):
+                more = True
+                while more:
+                    batch, more = self._claim(limit)
+                    if not batch:
+                        break
                     if self.config.mode == "file":
                         self._write_batch(batch, stats)
                     else:
                         self._send_all(batch, stats)
-                    if len(batch) < limit:
-                        break
         finally:
             self.close()
         return stats
 
-    def _claim(self, limit: int) -> list[Claimed]:
+    def _claim(self, limit: int) -> tuple[list[Claimed], bool]:
+        """Up to `limit` due rows, and no more of their bytes than BATCH_BYTES (one at least);
+        with True when more may be waiting."""
         now = self.clock()
         with transaction(self.factory) as session:
             crashed = gone(session.scalars(select(Outbox.claimed_by).distinct().where(
                 Outbox.state == "pending", Outbox.claimed_until >= now)))
-            rows = session.scalars(select(Outbox).where(
+            query = (select(Outbox.id, func.length(Outbox.raw)).where(
                 Outbox.state == "pending", Outbox.next_attempt_at <= now,
                 or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now,
                     Outbox.claimed_by.in_(crashed)))
-                .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
-            for row in rows:
-                row.claimed_by, row.claimed_until = self.owner, now + CLAIM
-            return [Claimed(row.id, row.recipient, row.raw) for row in rows]
+                .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
+            due = [(row_id, size) for row_id, size in session.execute(query)]
+            ids = _within_bytes(due, BATCH_BYTES)
+            if not ids:
+                return [], False
+            session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(
+                claimed_by=self.owner, claimed_until=now + CLAIM))
+            rows = session.execute(select(Outbox.id, Outbox.recipient, Outbox.raw)
+                                   .where(Outbox.id.in_(ids)).order_by(Outbox.id))
+            return [Claimed(*row) for row in rows], len(due) == limit or len(ids) < len(due)
 
     def _write_batch(self, batch: list[Claimed], stats: SendStats) -> None:
         """One file a row, named by its id and written atomically; the whole batch is on disk
@@ -264,6 +275,18 @@ def backoff(base_seconds: float, attempts: int) -> timedelta:
     """Exponential backoff with jitter: base, 2 x base, 4 x base... capped at six hours."""
     delay = min(base_seconds * 2 ** max(attempts - 1, 0), MAX_BACKOFF.total_seconds())
     return timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311  (jitter, not crypto)
+
+
+def _within_bytes(due: Sequence[tuple[int, int | None]], budget: int) -> list[int]:
+    """The ids of the first rows whose sizes fit `budget`; the first row in any case."""
+    ids: list[int] = []
+    total = 0
+    for row_id, size in due:
+        total += size or 0
+        if ids and total > budget:
+            break
+        ids.append(row_id)
+    return ids
 
 
 def _write_files(folder: Path, batch: list[Claimed]) -> list[tuple[int, str]]:

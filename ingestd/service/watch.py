@@ -14,13 +14,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
 from ingestd import intake
 from ingestd.config import MailboxConfig, MaildirConfig
-from ingestd.intake import DrainReport, StoreResult, drain_maildir
+from ingestd.intake import DrainReport, StoreResult, store_maildir
 from ingestd.pipeline import Processed, process_pending
 from ingestd.service.health import Health
 from ingestd.service.metrics import Metrics
@@ -41,6 +41,26 @@ def reconnect_delay(attempt: int) -> float:
     return delay * random.uniform(0.5, 1.0)  # noqa: S311  (jitter, not cryptography)
 
 
+class Turn:
+    """One thread of the daemon processes pending mail at a time (two would each hold a big
+    mail's parse in memory); one that asks while another is at it has that one look again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._again = threading.Event()
+
+    def take(self, work: Callable[[], object]) -> None:
+        self._again.set()
+        while self._again.is_set():
+            if not self._lock.acquire(blocking=False):
+                return  # the thread at it now sees `_again` and looks once more
+            try:
+                self._again.clear()
+                work()
+            finally:
+                self._lock.release()
+
+
 @dataclass
 class Shared:
     """What every watcher of one daemon shares."""
@@ -50,6 +70,7 @@ class Shared:
     health: Health
     stop: threading.Event  # set to stop the watchers (shutdown or configuration reload)
     wake_outbox: threading.Event  # set after new mail was processed: acknowledge now
+    turn: Turn = field(default_factory=Turn)  # the daemon's watchers and pipe share one
 
 
 class Watcher(threading.Thread):
@@ -193,7 +214,7 @@ class MaildirWatcher(Watcher):
 
     def cycle(self) -> None:
         report = DrainReport()
-        drain_maildir(self.shared.services, MaildirSource(self.config), report)
+        store_maildir(self.shared.services, MaildirSource(self.config), report)
         self.shared.metrics.fetched(self.mailbox, "", report.stored, report.duplicates)
         process(self.shared)
         self.drained(report.stored)
@@ -205,5 +226,5 @@ def process(shared: Shared) -> None:
     def counted(done: Processed) -> None:
         shared.metrics.processed(done.row.source, done.state, done.outcome, done.seconds)
 
-    process_pending(shared.services, batch_size=PROCESS_BATCH, stop=shared.stop.is_set,
-                    on_done=counted)
+    shared.turn.take(lambda: process_pending(shared.services, batch_size=PROCESS_BATCH,
+                                             stop=shared.stop.is_set, on_done=counted))
