@@ -32,11 +32,24 @@ def write_private(path: Path, data: bytes) -> Path:
     """Write `data` durably to `path` as a 0600 file, replacing it atomically."""
     private_folder(path.parent)
     temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    write_unsynced(temp, data)
+    sync(temp)
+    temp.replace(path)
+    return path
+
+
+def write_unsynced(path: Path, data: bytes) -> None:
+    """Write `data` to `path` as a 0600 file, not yet synced (callers sync many together)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(fd, FILE_MODE)  # a temp file left by a crash may have had another mode
         handle.write(data)
-        handle.flush()
+
+
+def sync(path: Path) -> None:
+    """fsync a file, or a folder (which makes the names of new files in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
         os.fsync(fd)
-    temp.replace(path)
-    return path
+    finally:
+        os.close(fd)

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from ingestd import casework
 from ingestd.casework import detail
+from ingestd.files import write_private
 from ingestd.progress import Tick, no_tick
 from ingestd.redact import ERASED, Person, mail_text
 from storage import (
@@ -231,17 +232,11 @@ def _erase_files(session: Session, folder: Path, who: Person) -> int:
         match = _OUTBOX_FILE.match(path.name)
         row = session.get(Outbox, int(match.group(1))) if match else None
         if row is not None and row.raw and not who.in_mail(row.raw):
-            _rewrite(path, row.raw)
+            write_private(path, row.raw)  # (0600, as the sender wrote it)
         else:
             path.unlink()
         touched += 1
     return touched
-
-
-def _rewrite(path: Path, raw: bytes) -> None:
-    temp = path.with_name(f".{path.name}.erase")
-    temp.write_bytes(raw)
-    temp.replace(path)
 
 
 def release_freed_space(engine: Engine) -> None:

@@ -12,7 +12,6 @@ the files and the folder are synced.
 
 from __future__ import annotations
 
-import os
 import random
 import smtplib
 import ssl
@@ -31,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd.config import SmtpConfig
 from ingestd.errors import StorageError
-from ingestd.files import FILE_MODE, private_folder
+from ingestd.files import private_folder, sync, write_unsynced
 from ingestd.instance import gone
 from ingestd.transport import warn_plaintext
 from storage import Outbox, transaction
@@ -297,26 +296,15 @@ def _write_files(folder: Path, batch: list[Claimed]) -> list[tuple[int, str]]:
     """
     temps = [folder / f".{row.id:08d}.eml.tmp" for row in batch]
     for row, temp in zip(batch, temps, strict=True):
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(descriptor, "wb") as handle:  # the customer's mail: owner only
-            os.fchmod(descriptor, FILE_MODE)  # a temp file left by a crash may have another
-            handle.write(row.raw)
+        write_unsynced(temp, row.raw)  # the customer's mail: owner only
     with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
-        list(pool.map(_sync, temps))
+        list(pool.map(sync, temps))
     written = []
     for row, temp in zip(batch, temps, strict=True):
         final = temp.replace(folder / f"{row.id:08d}.eml")
         written.append((row.id, f"written to {final.name}"))
-    _sync(folder)  # a file's own fsync does not cover its new name
+    sync(folder)  # a file's own fsync does not cover its new name
     return written
-
-
-def _sync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _check(reply: tuple[int, bytes], what: str, expect: int = 250) -> None:
