@@ -17,6 +17,7 @@ from ingestd.casework._agent import (
 )
 from ingestd.casework._escalation import LEVEL_ROLES, escalate
 from ingestd.casework._floods import acknowledgment_withheld, notify, send_digests, sender_key
+from ingestd.casework._mail import message_raw
 from ingestd.casework._read import CaseFilter, case_view, detail, get_case, list_cases, summary
 from ingestd.casework._record import enqueue, record
 from ingestd.casework._sender import build_sender
@@ -24,6 +25,7 @@ from ingestd.casework._status import (
     PICKED_UP,
     STATUSES,
     acknowledgment_sent,
+    allowed_moves,
     change_status,
     set_status,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "CaseFilter",
     "acknowledgment_sent",
     "acknowledgment_withheld",
+    "allowed_moves",
     "assign",
     "build_sender",
     "case_view",
@@ -57,6 +60,7 @@ __all__ = [
     "get_case",
     "latest_inbound",
     "list_cases",
+    "message_raw",
     "new_date_notice",
     "notice_window_opens",
     "notify",
