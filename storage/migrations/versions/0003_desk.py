@@ -75,7 +75,7 @@ def upgrade() -> None:
     op.add_column('case', sa.Column('not_complaint', sa.Boolean(), nullable=False,
                                     server_default=sa.false()))
     bind = op.get_bind()
-    indexes = sa.inspect(storage.schema.Case).local_table.indexes  # defined once, there
+    indexes = storage.schema.Base.metadata.tables["case"].indexes  # defined once, there
     for index in indexes:
         if index.name in ('ix_case_next_due', 'ix_case_status_received_at'):
             index.create(bind)
