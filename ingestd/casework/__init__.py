@@ -7,6 +7,7 @@ transaction. The pipeline, the procedure's sweep,
 the sender's callback and the commands only call this package; none writes a case itself.
 """
 
+from ingestd.casework import users
 from ingestd.casework._agent import (
     RECOVERY_KINDS,
     assign,
@@ -15,10 +16,19 @@ from ingestd.casework._agent import (
     record_recovery,
     reply,
 )
+from ingestd.casework._desk import (
+    BULK_ACTIONS,
+    add_note,
+    bulk,
+    customer_replied,
+    mark_not_complaint,
+    notes,
+)
 from ingestd.casework._escalation import LEVEL_ROLES, escalate
 from ingestd.casework._floods import acknowledgment_withheld, notify, send_digests, sender_key
 from ingestd.casework._read import CaseFilter, case_view, detail, get_case, list_cases, summary
 from ingestd.casework._record import enqueue, record
+from ingestd.casework._search import SORTS, VIEWS, CasePage, CaseQuery, search_cases
 from ingestd.casework._sender import build_sender
 from ingestd.casework._status import (
     PICKED_UP,
@@ -48,24 +58,32 @@ from ingestd.casework.users import (
 from storage.queries import latest_inbound
 
 __all__ = [
+    "BULK_ACTIONS",
     "LEVEL_ROLES",
     "PICKED_UP",
     "RECOVERY_KINDS",
     "ROLES",
+    "SORTS",
     "STATUSES",
     "UPDATE_KINDS",
     "UPDATE_MAIL_KINDS",
+    "VIEWS",
     "CaseFilter",
+    "CasePage",
+    "CaseQuery",
     "UserView",
     "acknowledgment_sent",
     "acknowledgment_withheld",
+    "add_note",
     "add_user",
     "assign",
     "authenticate",
     "build_sender",
+    "bulk",
     "case_view",
     "change_status",
     "correct_labels",
+    "customer_replied",
     "detail",
     "disable_user",
     "enable_user",
@@ -76,7 +94,9 @@ __all__ = [
     "latest_inbound",
     "list_cases",
     "list_users",
+    "mark_not_complaint",
     "new_date_notice",
+    "notes",
     "notice_window_opens",
     "notify",
     "promised_date",
@@ -84,9 +104,11 @@ __all__ = [
     "record_corrective_action",
     "record_recovery",
     "reply",
+    "search_cases",
     "send_digests",
     "sender_key",
     "set_password",
     "set_status",
     "summary",
+    "users",
 ]
