@@ -51,10 +51,11 @@ def _register() -> None:
         procedure_cmds,
         service_cmds,
         triage_cmds,
+        users,
         web_cmd,
     )
 
-    for module in (ops, cases, agent, procedure_cmds, service_cmds, web_cmd):
+    for module in (ops, cases, agent, procedure_cmds, service_cmds, users, web_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     triage_cmds.register(cli)

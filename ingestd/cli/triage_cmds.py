@@ -39,7 +39,8 @@ def _model_path(model: Path | None) -> Path:
 
 
 def _labelled_cases(enabled: bool) -> list[Any]:
-    """Agents' corrected labels from the case store: the history the model learns from."""
+    """Agents' corrected labels from the case store: the history the model learns from
+    (a case marked not a complaint teaches it nothing about complaints)."""
     app = click.get_current_context().find_object(App)
     if not enabled or app is None:
         return []
@@ -49,7 +50,8 @@ def _labelled_cases(enabled: bool) -> list[Any]:
     from triage.records import CORRECTION, LabelledText  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
-        rows = session.scalars(select(Case).where(Case.labelled_by.is_not(None)))
+        rows = session.scalars(select(Case).where(Case.labelled_by.is_not(None),
+                                                Case.not_complaint.is_(False)))
         return [LabelledText(c.subject, c.description, c.category, c.severity, origin=CORRECTION)
                 for c in rows]
 

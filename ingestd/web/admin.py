@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingestd.web import _standin as api
+from ingestd import casework
 from ingestd.web.desk import Desk, actor, admin_required, back
 from ingestd.web.security import form_of, session_of
 
@@ -26,7 +26,7 @@ CURRENT_MODEL = "current.skops"
 def admin(request: Request) -> Response:
     desk: Desk = request.app.state.desk
     with desk.read() as s:
-        people = api.list_users(s)
+        people = casework.list_users(s)
     return desk.render(request, "admin.html", people=people)
 
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ingestd.web import _standin as users
+from ingestd.casework import users
 from ingestd.web.desk import Desk, back
 from ingestd.web.security import form_of, session_of, set_session
 

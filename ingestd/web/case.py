@@ -19,7 +19,6 @@ from starlette.routing import Route
 
 from ingestd import casework
 from ingestd.errors import IngestdError, NotFound
-from ingestd.web import _standin as api
 from ingestd.web.desk import Desk, actor, back, login_required
 from ingestd.web.mailview import HTML_LIMIT, attachment, sanitised_html, split_quoted
 from ingestd.web.security import form_of, session_of
@@ -70,10 +69,11 @@ def case_page(request: Request) -> Response:
         data = casework.detail(s, case)
         context: dict[str, Any] = {
             "case": data, "conversation": _conversation(s, case, data["messages"]),
-            "sla": _sla(case, now), "notes": api.notes(s, case),
+            "sla": _sla(case, now), "notes": casework.notes(s, case),
             "escalations": [e for e in data["events"] if e["kind"] == "escalation"],
             "moves": casework.allowed_moves(case.status),
-            "people": [u.name for u in api.list_users(s) if not u.disabled],
+            "not_complaint": case.not_complaint,
+            "people": [u.name for u in casework.list_users(s) if not u.disabled],
         }
     return desk.render(request, "case.html", categories=desk.services.settings.triage.categories,
                        severities=SEVERITIES, recovery_kinds=casework.RECOVERY_KINDS, **context)
@@ -136,7 +136,8 @@ def _reply(job: Job) -> str:
 
 
 def _assign(job: Job) -> str:
-    casework.assign(job.s, job.case, job.field("assignee"), actor=job.actor, at=job.at)
+    casework.assign(job.s, job.case, job.field("assignee"), actor=job.actor, at=job.at,
+                    services=job.desk.services)
     return f"assigned to {job.field('assignee')}"
 
 
@@ -156,7 +157,7 @@ def _labels(job: Job) -> str:
 
 
 def _note(job: Job) -> str:
-    api.add_note(job.s, job.case, job.field("text"), actor=job.actor, at=job.at)
+    casework.add_note(job.s, job.case, job.field("text"), actor=job.actor, at=job.at)
     return "note added (internal: never mailed)"
 
 
@@ -173,7 +174,7 @@ def _corrective(job: Job) -> str:
 
 
 def _not_complaint(job: Job) -> str:
-    api.mark_not_complaint(job.s, job.case, actor=job.actor, at=job.at,
+    casework.mark_not_complaint(job.s, job.case, actor=job.actor, at=job.at,
                            reason=job.field("reason") or "not a complaint")
     return "marked as not a complaint: closed, no mail to the sender"
 

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ingestd.casework import STATUSES
+from ingestd import casework
+from ingestd.casework import BULK_ACTIONS, STATUSES, CaseQuery
 from ingestd.errors import IngestdError
-from ingestd.web import _standin as api
 from ingestd.web.desk import Desk, actor, back, login_required
 from ingestd.web.security import form_of, session_of
 from triage.labels import SEVERITIES
@@ -23,10 +23,9 @@ VIEWS = (("mine", "Mine"), ("unassigned", "Unassigned"), ("escalated", "Escalate
          ("closed", "Closed"), ("all", "All"))
 SORTS = ("received", "next_due", "severity", "status", "reference", "customer", "assignee")
 FILTERS = ("q", "status", "category", "severity", "level", "assignee", "customer", "from", "to")
-BULK_ACTIONS = ("assign", "status", "label")
 
 
-def case_query(params: QueryParams) -> tuple[api.CaseQuery, list[str]]:
+def case_query(params: QueryParams) -> tuple[CaseQuery, list[str]]:
     """The list's query from the URL; a value that makes no sense is dropped and named."""
     problems: list[str] = []
 
@@ -58,7 +57,7 @@ def case_query(params: QueryParams) -> tuple[api.CaseQuery, list[str]]:
     if sort.lstrip("-") not in SORTS:
         problems.append(f"cannot sort by {sort!r}")
         sort = "next_due"
-    query = api.CaseQuery(view=view, text=text("q"), status=text("status"),
+    query = CaseQuery(view=view, text=text("q") or "", status=text("status"),
                           category=text("category"), severity=text("severity"),
                           level=number("level", 0), assignee=text("assignee"),
                           customer=text("customer"), received_from=day("from"),
@@ -70,11 +69,12 @@ def _listing(request: Request) -> dict[str, Any]:
     desk: Desk = request.app.state.desk
     query, problems = case_query(request.query_params)
     with desk.read() as s:
-        page = api.search_cases(s, query, now=desk.now(), user=actor(request))
-        people = [u.name for u in api.list_users(s) if not u.disabled]
+        page = casework.search_cases(s, query, now=desk.now(), user=actor(request),
+                                      zone=desk.services.calendar.zone)
+        people = [u.name for u in casework.list_users(s) if not u.disabled]
     kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return {"query": query, "page": page, "problems": problems, "kept": kept,
-            "pages": max(1, -(-page.total // page.per_page)), "views": VIEWS,
+            "pages": page.pages, "views": VIEWS,
             "statuses": STATUSES, "severities": SEVERITIES, "people": people,
             "categories": desk.services.settings.triage.categories, "sorts": SORTS,
             "bulk_actions": BULK_ACTIONS}
@@ -114,7 +114,7 @@ def bulk(request: Request) -> Response:
         return back(back_to, session, "choose an action and a value", "error")
     try:
         with desk.work() as s:
-            count = api.bulk(s, desk.services, refs, action, value, actor=actor(request),
+            count = casework.bulk(s, desk.services, refs, action, value, actor=actor(request),
                              at=desk.now())
     except IngestdError as exc:
         return back(back_to, session, f"nothing changed: {exc}", "error")

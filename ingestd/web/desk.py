@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from ingestd.casework import users
 from ingestd.errors import NotFound
 from ingestd.services import Services
-from ingestd.web import _standin as users
 from ingestd.web.security import (
     DeskSession,
     LoginLimiter,
