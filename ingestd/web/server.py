@@ -5,8 +5,11 @@ The listening socket is bound here first, so a port in use is one clear line, no
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import structlog
 import uvicorn
@@ -33,7 +36,7 @@ class Desk:
         config = uvicorn.Config(create_app(services), log_config=None, access_log=False,
                                 proxy_headers=True, server_header=False, lifespan="off",
                                 forwarded_allow_ips=list(web.trusted_proxies))
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
 
     @property
     def url(self) -> str:
@@ -42,6 +45,24 @@ class Desk:
 
     def run(self) -> None:
         self.server.run(sockets=[self.socket])
+
+
+class _Server(uvicorn.Server):
+    """SIGTERM and SIGINT finish the requests in hand and exit 0, as the daemon does (uvicorn
+    itself would raise the signal again once stopped); in a thread, no handlers at all."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _bind(host: str, port: int) -> socket.socket:
