@@ -15,6 +15,7 @@ from starlette.routing import Route
 from ingestd.errors import IngestdError
 from ingestd.reports import MonthlyReport, monthly_report, parse_month
 from ingestd.reports.plots import DPI, PLOTS, figure
+from ingestd.reports.trend import month_start
 from ingestd.web.desk import Desk, login_required
 
 _PLOTTING = threading.Lock()  # pyplot keeps global state: one figure at a time
@@ -43,7 +44,11 @@ def dashboard(request: Request) -> Response:
         report = _report(desk, request.query_params.get("month"))
     except IngestdError as exc:
         return PlainTextResponse(str(exc).replace("--month", "month"), 400)
+    year, month = (int(part) for part in report.month.split("-"))
+    following = month_start(year, month + 1).strftime("%Y-%m")
     return desk.render(request, "dashboard.html", report=report, plots=list(PLOTS),
+                       previous=month_start(year, month - 1).strftime("%Y-%m"),
+                       following=following if following <= desk.now().strftime("%Y-%m") else None,
                        csat=_csat(report), generated=datetime.now(desk.services.calendar.zone))
 
 
