@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, literal_column, select, text
+from sqlalchemy import ColumnElement, Engine, Select, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from storage.schema import Case
@@ -39,3 +39,11 @@ def matches(session: Session, query: str) -> ColumnElement[bool] | None:
     expression = " & ".join(f"{w}:*" for w in found)
     return literal_column('"case".search').op("@@")(
         text("to_tsquery('simple', :fts_query)").bindparams(fts_query=expression))
+
+
+def merge_search_index(engine: Engine) -> None:
+    """SQLite: merge the full-text index into one segment, dropping every word of the texts
+    changed or deleted since (FTS5 keeps them until a merge). PostgreSQL needs nothing."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO case_fts(case_fts) VALUES ('optimize')")

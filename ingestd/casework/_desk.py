@@ -75,6 +75,13 @@ def _withdraw_customer_mail(session: Session, case: Case, at: datetime) -> list[
     return [kind for _id, kind, _mid in rows]
 
 
+def corrected_cases(session: Session) -> list[Case]:
+    """Cases whose labels an agent corrected: the training data `ingestd train` adds. A case
+    marked not a complaint teaches nothing about complaints and is left out."""
+    return list(session.scalars(select(Case).where(
+        Case.labelled_by.is_not(None), Case.not_complaint.is_(False)).order_by(Case.id)))
+
+
 def bulk(session: Session, services: Services, refs: Sequence[str], action: str, value: str,
          *, actor: str, at: datetime) -> int:
     """Assign, move (status) or label (category correction) every case of `refs` at once.
