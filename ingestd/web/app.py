@@ -34,4 +34,5 @@ def create_app(services: Services) -> Starlette:
         Middleware(DeskMiddleware, store=desk.sessions,
                    secure_cookies=services.settings.web.secure_cookies)])
     app.state.desk = desk
+    app.state.charts = dashboard.Charts()
     return app
