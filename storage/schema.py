@@ -21,10 +21,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import Grouping
 
 
 def utcnow() -> datetime:
@@ -169,6 +172,9 @@ class Case(Base):
     recovery: Mapped[dict[str, Any] | None]
     corrective_action: Mapped[dict[str, Any] | None]
     qa: Mapped[dict[str, Any] | None]
+    # marked spam or a newsletter by an agent: closed without a customer mail, left out of
+    # reports and out of training as a complaint
+    not_complaint: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         # category spikes and monthly reports count cases by category over time
@@ -183,6 +189,49 @@ class Case(Base):
         back_populates="case", cascade="all, delete-orphan")
     events: Mapped[list[Event]] = relationship(
         back_populates="case", order_by="Event.id", cascade="all, delete-orphan")
+
+
+def next_due_expression() -> Any:
+    """When the case's next step falls due: the first deadline of acknowledge, investigate,
+    resolve and follow-up not yet done; NULL for a closed case (as `casework.summary`).
+
+    The desk sorts by it; `ix_case_next_due` indexes exactly this expression."""
+    c = Case.__table__.c
+    return case(
+        (c.status == "closed", None),
+        (c.acknowledged_at.is_(None) & c.acknowledge_due.isnot(None), c.acknowledge_due),
+        (c.assigned_at.is_(None) & c.investigate_due.isnot(None), c.investigate_due),
+        (c.resolved_at.is_(None) & c.resolve_due.isnot(None), c.resolve_due),
+        (c.followup_sent_at.is_(None), c.followup_due),
+        else_=None)
+
+
+Index("ix_case_next_due", Grouping(next_due_expression()))  # PostgreSQL wants (...)
+Index("ix_case_status_received_at", Case.status, Case.received_at)
+
+
+class AppUser(Base):
+    """An agent or admin of the web desk; their name is the login and the assignee name."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20), default="agent")  # "agent" or "admin"
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseNote(Base):
+    """An agent's internal note on a case: for colleagues, never mailed to anyone."""
+
+    __tablename__ = "case_note"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class CaseMessage(Base):
