@@ -53,6 +53,7 @@ from storage import (
     Suppression,
     transaction,
 )
+from storage.search import merge_search_index
 
 if TYPE_CHECKING:
     from ingestd.services import Services
@@ -243,10 +244,12 @@ def release_freed_space(engine: Engine) -> None:
     """SQLite: move the erased pages out of the write-ahead log into the (zeroed) file.
 
     With `secure_delete` (storage.db) freed space is overwritten as it is freed; the log
-    still holds the pages as they were until this checkpoint empties it.
+    still holds the pages as they were until this checkpoint empties it. The full-text
+    index first merges its segments, which drops the words of the texts erased.
     """
     if engine.dialect.name != "sqlite":
         return
+    merge_search_index(engine)
     connection = engine.raw_connection()
     try:
         connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -25,7 +25,8 @@ def sample(session: Session, n: int, *, actor: str, at: datetime,
     if n < 1:
         raise IngestdError("the sample size must be at least 1")
     pool = [c for c in session.scalars(select(Case).where(
-        Case.status.in_(("resolved", "closed"))).order_by(Case.id)) if not c.qa]
+        Case.status.in_(("resolved", "closed")), Case.not_complaint.is_(False)).order_by(Case.id))
+        if not c.qa]
     chosen = sorted(random.Random(seed).sample(pool, min(n, len(pool))),  # noqa: S311  (not crypto)
                     key=lambda c: c.id)
     for case in chosen:

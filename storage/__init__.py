@@ -2,9 +2,11 @@
 
 from storage.db import is_current, make_engine, reading, sessions, setting, transaction, upgrade
 from storage.schema import (
+    AppUser,
     Base,
     Case,
     CaseMessage,
+    CaseNote,
     Event,
     FolderState,
     MessageKey,
@@ -18,7 +20,7 @@ from storage.schema import (
 )
 
 __all__ = [
-    "Base", "Case", "CaseMessage", "Event", "FolderState", "MessageKey", "Outbox", "Participant",
-    "Quarantine", "RawMessage", "Setting", "Suppression", "is_current", "make_engine", "reading",
-    "sessions", "setting", "transaction", "upgrade", "utcnow",
+    "AppUser", "Base", "Case", "CaseMessage", "CaseNote", "Event", "FolderState", "MessageKey",
+    "Outbox", "Participant", "Quarantine", "RawMessage", "Setting", "Suppression", "is_current",
+    "make_engine", "reading", "sessions", "setting", "transaction", "upgrade", "utcnow",
 ]

@@ -21,7 +21,8 @@ from storage.pending import count_with_pending
 from storage.schema import Base, Case, CaseMessage, Outbox
 
 ACK_KINDS = ("acknowledgment", "acknowledgment_urgent")  # outbox kinds that acknowledge
-TEAM_KINDS = ("team_notification", "escalation")  # outbox kinds the team caps count
+# outbox kinds the team caps count: mail to the team and to agents about cases
+TEAM_KINDS = ("team_notification", "escalation", "assigned", "customer_replied")
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<": operator.lt,
 }

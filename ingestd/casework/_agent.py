@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ingestd.casework._floods import notify
+from ingestd.casework._read import case_view
 from ingestd.casework._record import enqueue, record
 from ingestd.casework._status import check_force
+from ingestd.casework.users import check_assignee
 from ingestd.errors import IngestdError
 from storage import Case, CaseMessage
 from storage.queries import latest_inbound
@@ -24,10 +27,15 @@ RECOVERY_KINDS = ("apology", "replacement", "refund", "compensation")
 
 
 def assign(session: Session, case: Case, agent: str, *, actor: str, at: datetime,
-           note: str | None = None) -> None:
-    """Give the case to `agent`; the first assignment is when the case was picked up."""
+           note: str | None = None, services: Services | None = None) -> None:
+    """Give the case to `agent`; the first assignment is when the case was picked up.
+
+    `agent` must be an enabled user once any user exists (`users.check_assignee`). With
+    `services`, the user is told by mail (`assigned.txt`, through the flood caps) unless
+    they assigned the case to themselves."""
     if not agent.strip():
         raise IngestdError("give the agent a name: ingestd cases assign REF AGENT")
+    user = check_assignee(session, agent)
     if case.assignee == agent:
         return
     record(session, case, "assign", actor=actor, at=at, old=case.assignee, new=agent,
@@ -35,6 +43,11 @@ def assign(session: Session, case: Case, agent: str, *, actor: str, at: datetime
     case.assignee = agent
     if case.assigned_at is None:
         case.assigned_at = at
+    if services is not None and user is not None and agent != actor:
+        draft = services.composer.compose("assigned", user.email, case.reference or "", {
+            **case_view(case, services.calendar.zone), "actor": actor, "note": note or ""})
+        notify(session, draft, case, key=f"assigned:{case.id}:{agent}:{at.isoformat()}",
+               at=at, floods=services.settings.floods)
 
 
 def reply(session: Session, services: Services, case: Case, body: str, *, actor: str,

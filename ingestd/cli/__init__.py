@@ -51,9 +51,10 @@ def _register() -> None:
         procedure_cmds,
         service_cmds,
         triage_cmds,
+        users,
     )
 
-    for module in (ops, cases, agent, procedure_cmds, service_cmds):
+    for module in (ops, cases, agent, procedure_cmds, service_cmds, users):
         for command in module.COMMANDS:
             cli.add_command(command)
     triage_cmds.register(cli)

@@ -47,9 +47,12 @@ def _work(app: App, reference: str, change: Callable[[Session, Case], object]) -
 @actor_option
 @pass_app
 def assign_command(app: App, reference: str, agent: str, note: str | None, actor: str) -> None:
-    """Give a case to AGENT."""
-    now = app.services.clock()
-    _work(app, reference, lambda s, c: casework.assign(s, c, agent, actor=actor, at=now, note=note))
+    """Give a case to AGENT (a user once any exists: ingestd users list); they are told by
+    mail."""
+    services = app.services
+    now = services.clock()
+    _work(app, reference, lambda s, c: casework.assign(s, c, agent, actor=actor, at=now,
+                                                       note=note, services=services))
 
 
 @cases.command("status")

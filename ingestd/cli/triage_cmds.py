@@ -39,19 +39,17 @@ def _model_path(model: Path | None) -> Path:
 
 
 def _labelled_cases(enabled: bool) -> list[Any]:
-    """Agents' corrected labels from the case store: the history the model learns from."""
+    """Agents' corrected labels from the case store: the history the model learns from
+    (a case marked not a complaint teaches it nothing about complaints)."""
     app = click.get_current_context().find_object(App)
     if not enabled or app is None:
         return []
-    from sqlalchemy import select  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-
-    from storage import Case  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.casework import corrected_cases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from triage.records import CORRECTION, LabelledText  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
     with app.services.factory() as session:
-        rows = session.scalars(select(Case).where(Case.labelled_by.is_not(None)))
         return [LabelledText(c.subject, c.description, c.category, c.severity, origin=CORRECTION)
-                for c in rows]
+                for c in corrected_cases(session)]
 
 
 def _taxonomy(from_data: bool, severity_map: str | None) -> Any:

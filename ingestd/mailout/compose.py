@@ -39,7 +39,7 @@ _MAC_LENGTH = 16
 # The kinds of mail ingestd composes; `ingestd doctor` checks that each one renders.
 KINDS = ("acknowledgment", "acknowledgment_urgent", "team_notification", "escalation",
          "followup", "agent_reply", "update_investigating", "update_resolved",
-         "update_new_date", "digest")
+         "update_new_date", "digest", "assigned", "customer_replied")
 _REFERENCES = 20  # of a thread's Message-IDs: the newest (a mail can name 50,000)
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # readable in any mail client's source view, unlike base64

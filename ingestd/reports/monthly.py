@@ -105,9 +105,11 @@ def parse_month(text: str | None, now: datetime) -> tuple[datetime, datetime]:
 
 def monthly_report(session: Session, start: datetime, end: datetime,
                    as_of: datetime) -> MonthlyReport:
-    """Compute the report for cases received in [start, end)."""
+    """Compute the report for cases received in [start, end); mail an agent marked as not a
+    complaint (spam, a newsletter) is no case of the month."""
     cases = list(session.scalars(select(Case).where(
-        Case.received_at >= start, Case.received_at < end).order_by(Case.id)))
+        Case.received_at >= start, Case.received_at < end,
+        Case.not_complaint.is_(False)).order_by(Case.id)))
     report = MonthlyReport(month=start.strftime("%Y-%m"), as_of=as_of.isoformat(),
                            total=len(cases))
     report.by_category = _count(c.category or "unknown" for c in cases)

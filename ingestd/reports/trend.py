@@ -35,7 +35,8 @@ def monthly_trend(session: Session, start: datetime, as_of: datetime,
         month_start(first.year, first.month + i)) for i in range(months)}
     query = select(Case.received_at, Case.severity, Case.acknowledge_due, Case.investigate_due,
                    Case.resolve_due, Case.acknowledged_at, Case.assigned_at,
-                   Case.resolved_at).where(Case.received_at >= first, Case.received_at < end)
+                   Case.resolved_at).where(Case.received_at >= first, Case.received_at < end,
+                                           Case.not_complaint.is_(False))
     for received, severity, *times in session.execute(query):
         row = rows[received.astimezone(UTC).strftime("%Y-%m")]
         row["total"] += 1

@@ -36,13 +36,19 @@ def _closed_too_long(ctx: Context, case: Case) -> bool:
 
 
 def _append(ctx: Context, case: Case) -> None:
+    """The reply joins its case (reopening a resolved or closed one unless it confirms the
+    solution); the assignee, or the team, hears of it."""
     ctx.outcome = "reply"
     ctx.session.add(CaseMessage(**_message_values(ctx, case)))
     answered = confirms_solution(case, ctx.parsed.reply_text)  # "solved, 5": stays resolved
+    now = ctx.services.clock()
     if case.status in {"resolved", "closed"} and not answered:
         casework.set_status(ctx.session, case, "investigating", actor=ctx.parsed.sender_address
-                            or "customer", at=ctx.services.clock(), note="reopened by reply")
+                            or "customer", at=now, note="reopened by reply")
         ctx.outcome = "reply_reopened"
+    casework.customer_replied(ctx.session, ctx.services, case, text=ctx.parsed.reply_text,
+                              at=now, key=f"replied:{ctx.raw.id}",
+                              reopened=ctx.outcome == "reply_reopened")
 
 
 def _new_case(ctx: Context) -> Case:
