@@ -278,6 +278,38 @@ class LoggingConfig(Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class WebConfig(Section):
+    """`[web]`: the agents' desk (`ingestd web`, or inside `ingestd run` when enabled)."""
+
+    enabled: bool = False  # true: `ingestd run` serves the desk as well
+    listen: str = "127.0.0.1:8025"  # HOST:PORT ([::1]:8025 for IPv6); loopback behind a proxy
+    idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Forwarded-* are believed
+    login_attempts_per_minute: Annotated[int, Field(ge=1)] = 5
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, listen: str) -> str:
+        split_listen(listen)
+        return listen
+
+    def address(self) -> tuple[str, int]:
+        return split_listen(self.listen)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `[IPv6]:PORT`) as a host and a port number; ValueError saying why."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\s\[\]]+):(\d+)", listen.strip())
+    if match is None:
+        raise ValueError(f"{listen!r} is not HOST:PORT, e.g. 127.0.0.1:8025")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range (1-65535)")
+    return host, port
+
+
 class Settings(Section):
     """Everything config.toml says, with paths made absolute."""
 
@@ -299,6 +331,7 @@ class Settings(Section):
     retention: RetentionConfig = RetentionConfig()
     logging: LoggingConfig = LoggingConfig()
     limits: LimitsConfig = LimitsConfig()
+    web: WebConfig = WebConfig()
     templates: Path = Path("templates")
     path: Path = DEFAULT_CONFIG
 

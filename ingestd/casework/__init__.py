@@ -27,6 +27,7 @@ from ingestd.casework._desk import (
 )
 from ingestd.casework._escalation import LEVEL_ROLES, escalate
 from ingestd.casework._floods import acknowledgment_withheld, notify, send_digests, sender_key
+from ingestd.casework._mail import message_raw
 from ingestd.casework._read import CaseFilter, case_view, detail, get_case, list_cases, summary
 from ingestd.casework._record import enqueue, record
 from ingestd.casework._search import SORTS, VIEWS, CasePage, CaseQuery, search_cases
@@ -35,6 +36,7 @@ from ingestd.casework._status import (
     PICKED_UP,
     STATUSES,
     acknowledgment_sent,
+    allowed_moves,
     change_status,
     set_status,
 )
@@ -77,6 +79,7 @@ __all__ = [
     "acknowledgment_withheld",
     "add_note",
     "add_user",
+    "allowed_moves",
     "assign",
     "authenticate",
     "build_sender",
@@ -97,6 +100,7 @@ __all__ = [
     "list_cases",
     "list_users",
     "mark_not_complaint",
+    "message_raw",
     "new_date_notice",
     "notes",
     "notice_window_opens",

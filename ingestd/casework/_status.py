@@ -55,6 +55,11 @@ _UPDATED = ("investigating", "resolved")
 _STAMP = {"acknowledged": "acknowledged_at", "resolved": "resolved_at", "closed": "closed_at"}
 
 
+def allowed_moves(status: str) -> tuple[str, ...]:
+    """Where a case in `status` may go without an admin forcing it (the desk's choices)."""
+    return tuple(s for s in STATUSES if s in _ALLOWED.get(status, set()))
+
+
 def set_status(session: Session, case: Case, status: str, *, actor: str, at: datetime,
                note: str | None = None, forced: bool = False) -> None:
     """Move a case to `status`, refusing changes the complaint procedure does not allow.

@@ -52,9 +52,10 @@ def _register() -> None:
         service_cmds,
         triage_cmds,
         users,
+        web_cmd,
     )
 
-    for module in (ops, cases, agent, procedure_cmds, service_cmds, users):
+    for module in (ops, cases, agent, procedure_cmds, service_cmds, users, web_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     triage_cmds.register(cli)

@@ -26,9 +26,11 @@ def run(app: App, once: bool, as_json: bool) -> None:
     settings = app.settings
     if not once:
         logs.configure(settings.logging.level, settings.logging.format)
+        from ingestd.cli.web_cmd import beside_the_daemon  # noqa: PLC0415  (as below)
         from ingestd.daemon import Daemon  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
-        sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
+        with beside_the_daemon(app):
+            sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
     from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
