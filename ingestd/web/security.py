@@ -34,8 +34,7 @@ COOKIE = "ingestd_desk"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
-           "referrer-policy": "same-origin", "x-frame-options": "DENY",
-           "cache-control": "no-store"}
+           "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 MAX_FORM_BYTES = 2 * 1024 * 1024
 MAX_SESSIONS = 10_000
 POLLING = "/cases/rows"  # the list refreshing itself: not a sign of life
@@ -194,6 +193,8 @@ class DeskMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
+                if not scope["path"].startswith("/static/"):  # pages hold customers' data
+                    headers.setdefault("cache-control", "no-store")
                 after: DeskSession | None = scope.get("desk_session")
                 if after is not before or (after is None and before is None and
                                            COOKIE in Request(scope).cookies):

@@ -14,10 +14,12 @@ from contextlib import contextmanager
 import structlog
 import uvicorn
 
+from ingestd.casework import users
 from ingestd.config import split_listen
 from ingestd.errors import IngestdError
 from ingestd.services import Services
 from ingestd.web.app import create_app
+from storage import reading
 
 log = structlog.get_logger("ingestd.web")
 
@@ -83,6 +85,10 @@ def _bind(host: str, port: int) -> socket.socket:
 def serve(services: Services, listen: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
     desk = Desk(services, listen)
+    with reading(services.factory) as session:
+        if not users.any_user(session):
+            log.warning("no_users", hint="nobody can log in yet; add an admin: ingestd users "
+                        "add NAME --email ADDRESS --role admin")
     print(f"web desk at {desk.url}", flush=True)
     log.info("web_started", url=desk.url)
     desk.run()
