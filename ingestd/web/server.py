@@ -24,7 +24,7 @@ from storage import reading
 log = structlog.get_logger("ingestd.web")
 
 
-class Desk:
+class Listener:
     """The desk's server and the socket it listens on."""
 
     def __init__(self, services: Services, listen: str | None = None) -> None:
@@ -84,7 +84,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def serve(services: Services, listen: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
-    desk = Desk(services, listen)
+    desk = Listener(services, listen)
     with reading(services.factory) as session:
         if not users.any_user(session):
             log.warning("no_users", hint="nobody can log in yet; add an admin: ingestd users "
@@ -98,7 +98,7 @@ class Background:
     """The desk in a thread of another process (the daemon's); `stop()` ends it."""
 
     def __init__(self, services: Services) -> None:
-        self.desk = Desk(services)
+        self.desk = Listener(services)
         self.thread = threading.Thread(target=self.desk.run, name="web", daemon=True)
 
     def start(self) -> None:
