@@ -19,8 +19,10 @@ from starlette.routing import Route
 
 from ingestd import casework
 from ingestd.errors import IngestdError, NotFound
+from ingestd.mimelimits import ParseLimits
+from ingestd.web import mailview
 from ingestd.web.desk import Desk, actor, back, login_required
-from ingestd.web.mailview import HTML_LIMIT, attachment, sanitised_html, split_quoted
+from ingestd.web.mailview import HTML_LIMIT, attachment
 from ingestd.web.security import form_of, session_of
 from storage import Case
 from triage.labels import SEVERITIES
@@ -29,7 +31,8 @@ STAGES = (("acknowledge", "acknowledged_at"), ("investigate", "assigned_at"),
           ("resolve", "resolved_at"), ("followup", "followup_sent_at"))
 
 
-def _conversation(s: Session, case: Case, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _conversation(s: Session, case: Case, messages: list[dict[str, Any]],
+                  limits: ParseLimits) -> list[dict[str, Any]]:
     shown, number = [], 0
     for position, message in enumerate(messages):
         raw = (casework.message_raw(s, case, position, max_bytes=HTML_LIMIT)
@@ -38,8 +41,8 @@ def _conversation(s: Session, case: Case, messages: list[dict[str, Any]]) -> lis
         for item in message["attachments"] or []:
             files.append({**item, "index": number})
             number += 1
-        shown.append({**message, "shown": split_quoted(message["text"] or ""),
-                      "html": sanitised_html(raw) if raw else None, "files": files})
+        shown.append({**message, "shown": mailview.shown(message["text"] or "", raw, limits),
+                      "html": mailview.sanitised_html(raw) if raw else None, "files": files})
     return shown
 
 
@@ -68,7 +71,8 @@ def case_page(request: Request) -> Response:
             return desk.render(request, "missing.html", 404, reference=reference)
         data = casework.detail(s, case)
         context: dict[str, Any] = {
-            "case": data, "conversation": _conversation(s, case, data["messages"]),
+            "case": data, "conversation": _conversation(
+                s, case, data["messages"], desk.services.settings.limits.parse_limits()),
             "sla": _sla(case, now), "notes": casework.notes(s, case),
             "escalations": [e for e in data["events"] if e["kind"] == "escalation"],
             "moves": casework.allowed_moves(case.status),

@@ -13,7 +13,8 @@ from email.message import Message
 
 import nh3
 
-from ingestd.message import decode
+from ingestd.message import decode, parse_bytes
+from ingestd.mimelimits import ParseLimits
 
 _QUOTE_START = re.compile(
     r"^(>|On .{4,200}wrote:\s*$|Le .{4,200}a écrit\s*:\s*$|Am .{4,200}schrieb.{0,80}:\s*$|"
@@ -41,6 +42,18 @@ def split_quoted(text: str) -> Shown:
     if match is None or not text[:match.start()].strip():
         return Shown(text.strip("\n"), "")
     return Shown(text[:match.start()].rstrip(), text[match.start():].strip("\n"))
+
+
+def shown(stored: str, raw: bytes | None, limits: ParseLimits) -> Shown:
+    """What a message says (the text kept on the case: the reply, its quotes stripped) and
+    the history it quoted, from the mail as it came when we have it."""
+    if raw is None:
+        return split_quoted(stored)
+    whole = parse_bytes(raw, limits).text
+    quoted = split_quoted(whole).quoted
+    if not quoted and whole.strip() != stored.strip():
+        quoted = whole.strip("\n")
+    return Shown(stored.strip("\n"), quoted)
 
 
 def sanitised_html(raw: bytes) -> str | None:
