@@ -230,6 +230,8 @@ def test_views_filters_sort_by_next_deadline_and_paging(db_url: str, tmp_path: P
     assert names(view("review")) == {"later"}
     assert names(view("open")) == {"breached", "soon", "later"}
     assert names(view("closed")) == {"closed"}
+    assert _refs(_search(services, view="closed")) == [refs["closed"]]  # by the next deadline
+    assert _refs(_search(services, view="open")) == [refs["breached"], refs["soon"], refs["later"]]
     assert names(view("all")) == set(refs)
     assert names(view("all", assignee="ann")) == {"breached", "closed"}
     assert names(view("all", severity="critical")) == {"later"}
