@@ -13,6 +13,7 @@ from tests.web_support import Desk
 Login = Callable[[str], Page]
 
 CSP = ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'")
+COOKIE = "ingestd_desk"  # the session cookie
 XSS_GLOBALS = ("xssSubject", "xssText", "xssImg", "xssHtml", "xssLink")
 
 
@@ -106,3 +107,35 @@ def test_an_admin_sees_the_model_in_service(login: Login, desk: Desk) -> None:
 def _token_from(page: Page, desk: Desk) -> str:
     page.goto(desk.url("/cases"))
     return _token(page)
+
+
+def test_the_session_cookie_is_httponly_renewed_at_login_and_dropped_at_logout(
+        login: Login, page: Page, desk: Desk) -> None:
+    def cookie() -> dict[str, object]:
+        [session] = [c for c in page.context.cookies() if c["name"] == COOKIE]
+        return dict(session)
+
+    page.goto(desk.url("/login"))
+    before = cookie()
+    login("alice")
+    after = cookie()
+    assert after["value"] != before["value"]  # no session fixation
+    assert after["httpOnly"] is True and after["sameSite"] in ("Lax", "Strict")
+
+    with page.expect_navigation():
+        page.locator("form[action='/logout'] [type=submit]").click()
+    expect(page).to_have_url(desk.url("/login"))
+    page.context.add_cookies([after])  # the old session, replayed
+    answer = page.request.get(desk.url("/cases"), max_redirects=0)
+    assert answer.status == 303 and answer.headers["location"].endswith("/login")
+
+
+def test_logins_are_throttled_after_five_failures(login: Login, page: Page,
+                                                  desk: Desk) -> None:
+    page.goto(desk.url("/login"))
+    token = _token(page)
+    guesses = [page.request.post(desk.url("/login"), form={
+        "username": "mallory", "password": f"guess {n}", "csrf_token": token})
+        for n in range(6)]
+    assert [g.status for g in guesses] == [200] * 5 + [429]
+    login("alice")  # counted per name and address: others still get in
