@@ -21,13 +21,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    case,
     false,
+    literal_column,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def utcnow() -> datetime:
@@ -181,6 +181,8 @@ class Case(Base):
         Index("ix_case_category_received_at", "category", "received_at"),
         Index("ix_case_received_at", "received_at"),
         Index("ix_case_customer_received_at", "customer_address", "received_at"),
+        # the desk's lists of open or closed cases, newest first
+        Index("ix_case_status_received_at", "status", "received_at"),
     )
 
     messages: Mapped[list[CaseMessage]] = relationship(
@@ -191,23 +193,18 @@ class Case(Base):
         back_populates="case", order_by="Event.id", cascade="all, delete-orphan")
 
 
-def next_due_expression() -> Any:
-    """When the case's next step falls due: the first deadline of acknowledge, investigate,
-    resolve and follow-up not yet done; NULL for a closed case (as `casework.summary`).
-
-    The desk sorts by it; `ix_case_next_due` indexes exactly this expression."""
-    c = Case.__table__.c
-    return case(
-        (c.status == "closed", None),
-        (c.acknowledged_at.is_(None) & c.acknowledge_due.isnot(None), c.acknowledge_due),
-        (c.assigned_at.is_(None) & c.investigate_due.isnot(None), c.investigate_due),
-        (c.resolved_at.is_(None) & c.resolve_due.isnot(None), c.resolve_due),
-        (c.followup_sent_at.is_(None), c.followup_due),
-        else_=None)
-
-
-Index("ix_case_next_due", Grouping(next_due_expression()))  # PostgreSQL wants (...)
-Index("ix_case_status_received_at", Case.status, Case.received_at)
+# When a case's next step falls due: the first deadline of acknowledge, investigate, resolve
+# and follow-up not yet done; NULL for a closed case (as `casework.summary` says it). The
+# database computes it as the generated column `case.next_due` (migration 0003: virtual on
+# SQLite, stored on PostgreSQL), indexed with the status, so the desk sorts and filters by it
+# without reading the cases' rows. It is no ORM attribute: the ORM never writes it.
+NEXT_DUE_SQL = (
+    "CASE WHEN status = 'closed' THEN NULL"
+    " WHEN acknowledged_at IS NULL AND acknowledge_due IS NOT NULL THEN acknowledge_due"
+    " WHEN assigned_at IS NULL AND investigate_due IS NOT NULL THEN investigate_due"
+    " WHEN resolved_at IS NULL AND resolve_due IS NOT NULL THEN resolve_due"
+    " WHEN followup_sent_at IS NULL THEN followup_due END")
+NEXT_DUE: ColumnElement[datetime] = literal_column('"case".next_due', UtcDateTime())
 
 
 class AppUser(Base):

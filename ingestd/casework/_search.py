@@ -2,7 +2,7 @@
 
 One query serves the web desk's list; it reads only the page asked for (and the count),
 so it stays fast at 100,000 cases: the views and the default sort use indexes (the next
-deadline's expression is indexed: `storage.schema.next_due_expression`).
+deadline is the generated, indexed column `case.next_due`: `storage.schema.NEXT_DUE_SQL`).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.casework._read import summary
 from ingestd.errors import IngestdError
 from storage import Case, CaseMessage
-from storage.schema import UtcDateTime, next_due_expression
+from storage.schema import NEXT_DUE
 from storage.search import matches
 
 VIEWS = ("mine", "unassigned", "escalated", "breaching", "review", "open", "closed", "all")
@@ -117,7 +117,7 @@ def _view(view: str, *, now: datetime, user: str | None) -> list[ColumnElement[b
     views: dict[str, list[ColumnElement[bool]]] = {
         "mine": [Case.assignee == (user or "")], "unassigned": [Case.assignee.is_(None)],
         "escalated": [Case.escalation_level > 0],
-        "breaching": [_next_due() <= now + BREACHING_SOON],  # NULL for closed cases
+        "breaching": [now + BREACHING_SOON >= NEXT_DUE],  # NULL for closed cases
         "review": [Case.needs_review.is_(True)], "open": [], "closed": [], "all": []}
     if view == "closed":
         return [Case.status == "closed"]
@@ -126,14 +126,10 @@ def _view(view: str, *, now: datetime, user: str | None) -> list[ColumnElement[b
     return [*views[view], Case.status != "closed"]
 
 
-def _next_due() -> ColumnElement[datetime]:
-    return type_coerce(next_due_expression(), UtcDateTime)
-
-
 def _order(sort: str) -> list[Any]:
     descending, key = sort.startswith("-"), sort.removeprefix("-")
     column: Any = {
-        "received": Case.received_at, "next_due": _next_due(),
+        "received": Case.received_at, "next_due": NEXT_DUE,
         "severity": case(_SEVERITY_RANK, value=Case.severity, else_=0),
         "status": case(_STATUS_RANK, value=Case.status, else_=0),
         "reference": Case.reference, "customer": Case.customer_address,

@@ -19,14 +19,20 @@ def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+def no_icon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 def create_app(services: Services) -> Starlette:
     """The desk on `services` (settings, database, clock, composer), with its own sessions."""
     desk = Desk(services)
-    routes = [Route("/healthz", healthz), Mount("/static", StaticFiles(directory=HERE / "static"),
-                                                  name="static"),
-              *auth.ROUTES, *cases.ROUTES, *dashboard.ROUTES, *admin.ROUTES, *case.ROUTES]
+    static = StaticFiles(directory=HERE / "static")
+    routes = [Route("/healthz", healthz), Route("/favicon.ico", no_icon),
+              Mount("/static", static, name="static"), *auth.ROUTES, *cases.ROUTES,
+              *dashboard.ROUTES, *admin.ROUTES, *case.ROUTES]
     app = Starlette(routes=routes, middleware=[
         Middleware(DeskMiddleware, store=desk.sessions,
                    secure_cookies=services.settings.web.secure_cookies)])
     app.state.desk = desk
+    app.state.charts = dashboard.Charts()
     return app

@@ -15,24 +15,32 @@ from starlette.routing import Route
 from ingestd.errors import IngestdError
 from ingestd.reports import MonthlyReport, monthly_report, parse_month
 from ingestd.reports.plots import DPI, PLOTS, figure
+from ingestd.reports.trend import month_start
 from ingestd.web.desk import Desk, login_required
 
 _PLOTTING = threading.Lock()  # pyplot keeps global state: one figure at a time
 _CACHE_SECONDS = 60.0
-_cache: dict[str, tuple[float, MonthlyReport]] = {}
 
 
-def _report(desk: Desk, month: str | None) -> MonthlyReport:
+class Charts:
+    """A desk's reports, computed at most once a minute, and their pictures."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, tuple[float, MonthlyReport]] = {}
+        self.pictures: dict[tuple[str, str], bytes] = {}  # (report and its as_of, plot)
+
+
+def _report(desk: Desk, charts: Charts, month: str | None) -> MonthlyReport:
     """The month's report (this month by default), computed at most once a minute."""
     now = desk.now()
     text = month or now.strftime("%Y-%m")
     start, end = parse_month(text, now)
-    cached = _cache.get(text)
+    cached = charts.reports.get(text)
     if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
         return cached[1]
     with desk.read() as s:
         report = monthly_report(s, start, end, min(now, end))
-    _cache[text] = (time.monotonic(), report)
+    charts.reports[text] = (time.monotonic(), report)
     return report
 
 
@@ -40,10 +48,16 @@ def _report(desk: Desk, month: str | None) -> MonthlyReport:
 def dashboard(request: Request) -> Response:
     desk: Desk = request.app.state.desk
     try:
-        report = _report(desk, request.query_params.get("month"))
+        report = _report(desk, request.app.state.charts, request.query_params.get("month"))
     except IngestdError as exc:
         return PlainTextResponse(str(exc).replace("--month", "month"), 400)
+    for name in PLOTS:  # drawn now, so the page's images arrive at once
+        _picture(request.app.state.charts, report, name)
+    year, month = (int(part) for part in report.month.split("-"))
+    following = month_start(year, month + 1).strftime("%Y-%m")
     return desk.render(request, "dashboard.html", report=report, plots=list(PLOTS),
+                       previous=month_start(year, month - 1).strftime("%Y-%m"),
+                       following=following if following <= desk.now().strftime("%Y-%m") else None,
                        csat=_csat(report), generated=datetime.now(desk.services.calendar.zone))
 
 
@@ -61,19 +75,29 @@ def plot(request: Request) -> Response:
     if name not in PLOTS:
         return PlainTextResponse("no such plot", 404)
     try:
-        report = _report(desk, request.path_params["month"])
+        report = _report(desk, request.app.state.charts, request.path_params["month"])
     except IngestdError as exc:
         return PlainTextResponse(str(exc), 400)
-    with _PLOTTING:
-        fig = figure(report, name)
-        out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=DPI)
-        fig.clf()
-        import matplotlib.pyplot as plt  # noqa: PLC0415  (loaded by `figure` already)
-
-        plt.close(fig)
-    return Response(out.getvalue(), media_type="image/png",
+    return Response(_picture(request.app.state.charts, report, name), media_type="image/png",
                     headers={"cache-control": "private, max-age=60"})
+
+
+def _picture(charts: Charts, report: MonthlyReport, name: str) -> bytes:
+    """The plot as PNG, drawn once for each computed report."""
+    key = (f"{report.month}@{report.as_of}", name)
+    with _PLOTTING:
+        pictures = charts.pictures
+        if key not in pictures:
+            if len(pictures) > 10 * len(PLOTS):  # old reports' pictures go
+                pictures.clear()
+            fig = figure(report, name)
+            out = io.BytesIO()
+            fig.savefig(out, format="png", dpi=DPI)
+            import matplotlib.pyplot as plt  # noqa: PLC0415  (loaded by `figure` already)
+
+            plt.close(fig)
+            pictures[key] = out.getvalue()
+        return pictures[key]
 
 
 ROUTES = [Route("/dashboard", dashboard),

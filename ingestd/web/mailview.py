@@ -1,6 +1,7 @@
 """A mail as an agent reads it on the desk: what is new, the quoted history folded away, the
-customer's HTML sanitised (nh3: no scripts, no event handlers, no styles; remote images are
-refused by the page's CSP), and attachments taken out of the raw mail to download."""
+customer's HTML sanitised (nh3: no scripts, no event handlers, no styles, no links into the
+desk itself; remote images are refused by the page's CSP), and attachments taken out of
+the raw mail to download."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def sanitised_html(raw: bytes) -> str | None:
                 return None
             html = payload.decode(part.get_content_charset() or "utf-8", "replace")
             return nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES,
-                             url_schemes={"http", "https", "mailto"},
+                             url_schemes={"http", "https", "mailto"}, url_relative="deny",
                              link_rel="noopener noreferrer nofollow")
     return None
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.datastructures import FormData, Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,11 +34,13 @@ COOKIE = "ingestd_desk"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
-           "referrer-policy": "same-origin", "x-frame-options": "DENY",
-           "cache-control": "no-store"}
+           "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 MAX_FORM_BYTES = 2 * 1024 * 1024
 MAX_SESSIONS = 10_000
 POLLING = "/cases/rows"  # the list refreshing itself: not a sign of life
+REFUSED = ("<!doctype html><title>Refused</title><p>Refused: the form carries no valid CSRF "
+           "token, or your session has expired. <a href=\"/login\">Log in again</a> and "
+           "send it from the desk's own page.</p>")
 
 
 @dataclass
@@ -183,9 +185,7 @@ class DeskMiddleware:
         scope["desk_form"] = form
         token = Headers(scope=scope).get("x-csrf-token") or str(form.get("csrf_token") or "")
         if session is None or not hmac.compare_digest(token.encode(), session.csrf.encode()):
-            return PlainTextResponse(
-                "refused: the form has no valid CSRF token (reload the page and try again)",
-                403), replay
+            return HTMLResponse(REFUSED, 403), replay
         return None, _replay(body)
 
     def _headers(self, scope: Scope, send: Send, before: DeskSession | None) -> Send:
@@ -194,6 +194,8 @@ class DeskMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
+                if not scope["path"].startswith("/static/"):  # pages hold customers' data
+                    headers.setdefault("cache-control", "no-store")
                 after: DeskSession | None = scope.get("desk_session")
                 if after is not before or (after is None and before is None and
                                            COOKIE in Request(scope).cookies):

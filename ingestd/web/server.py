@@ -5,21 +5,26 @@ The listening socket is bound here first, so a port in use is one clear line, no
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import structlog
 import uvicorn
 
+from ingestd.casework import users
 from ingestd.config import split_listen
 from ingestd.errors import IngestdError
 from ingestd.services import Services
 from ingestd.web.app import create_app
+from storage import reading
 
 log = structlog.get_logger("ingestd.web")
 
 
-class Desk:
+class Listener:
     """The desk's server and the socket it listens on."""
 
     def __init__(self, services: Services, listen: str | None = None) -> None:
@@ -33,7 +38,7 @@ class Desk:
         config = uvicorn.Config(create_app(services), log_config=None, access_log=False,
                                 proxy_headers=True, server_header=False, lifespan="off",
                                 forwarded_allow_ips=list(web.trusted_proxies))
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
 
     @property
     def url(self) -> str:
@@ -42,6 +47,24 @@ class Desk:
 
     def run(self) -> None:
         self.server.run(sockets=[self.socket])
+
+
+class _Server(uvicorn.Server):
+    """SIGTERM and SIGINT finish the requests in hand and exit 0, as the daemon does (uvicorn
+    itself would raise the signal again once stopped); in a thread, no handlers at all."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -61,7 +84,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def serve(services: Services, listen: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
-    desk = Desk(services, listen)
+    desk = Listener(services, listen)
+    with reading(services.factory) as session:
+        if not users.any_user(session):
+            log.warning("no_users", hint="nobody can log in yet; add an admin: ingestd users "
+                        "add NAME --email ADDRESS --role admin")
     print(f"web desk at {desk.url}", flush=True)
     log.info("web_started", url=desk.url)
     desk.run()
@@ -71,7 +98,7 @@ class Background:
     """The desk in a thread of another process (the daemon's); `stop()` ends it."""
 
     def __init__(self, services: Services) -> None:
-        self.desk = Desk(services)
+        self.desk = Listener(services)
         self.thread = threading.Thread(target=self.desk.run, name="web", daemon=True)
 
     def start(self) -> None:

@@ -1,7 +1,10 @@
-"""the agents' desk: users, internal notes, not-a-complaint, full-text search over cases
+"""the agents' desk: users, internal notes, not-a-complaint, the next deadline, full-text search
 
 Revision ID: 0003
 Revises: 0002
+
+`case.next_due` is a generated column (the next deadline not yet met, NULL when closed),
+indexed with the status: the desk's list sorts and filters by it from the index alone.
 
 Full-text search lives outside the ORM's tables (`storage.search` queries it):
 - SQLite: `case_fts`, an FTS5 table over the case's subject, description and customer, with
@@ -23,6 +26,12 @@ down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+NEXT_DUE_SQL = (
+    "CASE WHEN status = 'closed' THEN NULL"
+    " WHEN acknowledged_at IS NULL AND acknowledge_due IS NOT NULL THEN acknowledge_due"
+    " WHEN assigned_at IS NULL AND investigate_due IS NOT NULL THEN investigate_due"
+    " WHEN resolved_at IS NULL AND resolve_due IS NOT NULL THEN resolve_due"
+    " WHEN followup_sent_at IS NULL THEN followup_due END")
 FTS_COLUMNS = "subject, description, customer_name, customer_address"
 _OLD = "old.id, old.subject, old.description, old.customer_name, old.customer_address"
 _NEW = "new.id, new.subject, new.description, new.customer_name, new.customer_address"
@@ -75,11 +84,16 @@ def upgrade() -> None:
     op.add_column('case', sa.Column('not_complaint', sa.Boolean(), nullable=False,
                                     server_default=sa.false()))
     bind = op.get_bind()
-    indexes = storage.schema.Base.metadata.tables["case"].indexes  # defined once, there
-    for index in indexes:
-        if index.name in ('ix_case_next_due', 'ix_case_status_received_at'):
-            index.create(bind)
-    for statement in SQLITE_FTS if bind.dialect.name == 'sqlite' else POSTGRESQL_FTS:
+    sqlite = bind.dialect.name == 'sqlite'
+    # storage.schema.NEXT_DUE_SQL as of this revision; virtual on SQLite (ALTER TABLE adds
+    # no other kind), stored on PostgreSQL (which has no other kind before 18)
+    op.add_column('case', sa.Column('next_due', storage.schema.UtcDateTime(timezone=True),
+                                    sa.Computed(NEXT_DUE_SQL, persisted=not sqlite),
+                                    nullable=True))
+    op.create_index('ix_case_next_due_status', 'case', ['next_due', 'status'], unique=False)
+    op.create_index('ix_case_status_received_at', 'case', ['status', 'received_at'],
+                    unique=False)
+    for statement in SQLITE_FTS if sqlite else POSTGRESQL_FTS:
         op.execute(statement)
 
 
@@ -93,9 +107,9 @@ def downgrade() -> None:
         op.execute('DROP INDEX ix_case_search')
         op.execute('ALTER TABLE "case" DROP COLUMN search')
     op.drop_index('ix_case_status_received_at', table_name='case')
-    op.drop_index('ix_case_next_due', table_name='case')
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.drop_column('not_complaint')
+    op.drop_index('ix_case_next_due_status', table_name='case')
+    op.drop_column('case', 'next_due')
+    op.drop_column('case', 'not_complaint')
     with op.batch_alter_table('case_note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_note_case_id'))
     op.drop_table('case_note')
