@@ -56,6 +56,8 @@ XSS_HTML = ('<html><body><p>The kettle lid <b>melted</b>.</p>'
             '<script>window.xssHtml=1;console.log("XSS-RAN")</script>'
             '<a href="javascript:window.xssLink=1">see photo</a>'
             '<iframe src="javascript:alert(\'XSS-RAN\')"></iframe></body></html>')
+XSS_ATTACHMENT = ("receipt.html",  # served as a download, never rendered by the desk
+                  b'<html><script>alert("XSS-RAN")</script><p>Receipt 4410</p></html>')
 
 
 def _address(key: str) -> str:
@@ -73,6 +75,8 @@ def _xss_mail(backend: str) -> bytes:
     msg["Message-ID"] = _message_id("xss", backend)
     msg.set_content(XSS_TEXT)
     msg.add_alternative(XSS_HTML, subtype="html")
+    name, data = XSS_ATTACHMENT
+    msg.add_attachment(data, maintype="text", subtype="html", filename=name)
     return msg.as_bytes(policy=email.policy.SMTP)
 
 

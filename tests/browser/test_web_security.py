@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 
 from tests.support import REPO
-from tests.web_support import Desk
+from tests.web_support import XSS_ATTACHMENT, Desk
 
 Login = Callable[[str], Page]
 
@@ -83,6 +84,14 @@ def test_hostile_mail_renders_inert(login: Login, desk: Desk) -> None:
     hrefs = page.locator("#conversation a").evaluate_all("links => links.map(a => a.href)")
     assert not [h for h in hrefs if str(h).lower().startswith("javascript:")], hrefs
     expect(page.locator("h1, h2").filter(has_text="<script>").first).to_be_visible()
+
+    # The mail's HTML attachment downloads as the bytes it came with; nothing renders it.
+    name, data = XSS_ATTACHMENT
+    with page.expect_download() as download:
+        page.locator("#attachments a", has_text=name).click()
+    assert download.value.suggested_filename == name
+    assert Path(download.value.path()).read_bytes() == data
+    assert dialogs == []
 
 
 def test_an_agent_cannot_see_the_admin_pages(login: Login, desk: Desk) -> None:
