@@ -1,9 +1,10 @@
 """The web desk under test: a database filled through the real pipeline, users, and a real
 `ingestd web` on a free loopback port, for the browser tests in tests/browser/.
 
-The cases arrive as a customer's mail would: files in a Maildir, `ingestd run --once`
-(parse, thread, triage, acknowledge, send to an aiosmtpd sink). The users are added with
-`ingestd users add`. Nothing here touches the database directly.
+The cases arrive as a customer's mail would: files in a Maildir that a running `ingestd run`
+polls every second (parse, thread, triage, acknowledge; its sender delivers the outbox to an
+aiosmtpd sink). The users are added with `ingestd users add`. Nothing here touches the
+database directly: what the page did is checked with `ingestd cases show --json`.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _mails(backend: str) -> dict[str, bytes]:
 
 @dataclass
 class Desk:
-    """One filled database with its `ingestd web`: what a browser test works against."""
+    """One filled database with its daemon and its `ingestd web`: what a browser test uses."""
 
     backend: str
     root: Path

@@ -173,8 +173,8 @@ def test_a_customers_reply_shows_up_live_and_the_assignee_hears_of_it(
     desk.deliver(desk.customer_mail(
         "newcomer", "Lamp shade", f"My {LIVE_WORD} lamp came without its shade."))
     # The daemon takes both in; no reload: the list refreshes itself (htmx polling every 5 s).
-    expect(row).to_contain_text("investigating", timeout=15_000)  # the reply reopened it
-    expect(page.locator("table#cases tr[data-ref]")).to_have_count(2, timeout=15_000)
+    expect(row).to_contain_text("investigating", timeout=30_000)  # the reply reopened it
+    expect(page.locator("table#cases tr[data-ref]")).to_have_count(2, timeout=30_000)
     assert desk.case(ref)["status"] == "investigating"
     notice = desk.mail_to(USERS["alice"][0], "has a cracked shade too")  # to the assignee
     assert ref in notice.data.decode(errors="replace")
