@@ -1,9 +1,10 @@
 """The web desk under test: a database filled through the real pipeline, users, and a real
 `ingestd web` on a free loopback port, for the browser tests in tests/browser/.
 
-The cases arrive as a customer's mail would: files in a Maildir, `ingestd run --once`
-(parse, thread, triage, acknowledge, send to an aiosmtpd sink). The users are added with
-`ingestd users add`. Nothing here touches the database directly.
+The cases arrive as a customer's mail would: files in a Maildir that a running `ingestd run`
+polls every second (parse, thread, triage, acknowledge; its sender delivers the outbox to an
+aiosmtpd sink). The users are added with `ingestd users add`. Nothing here touches the
+database directly: what the page did is checked with `ingestd cases show --json`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import email.policy
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -54,6 +57,8 @@ XSS_HTML = ('<html><body><p>The kettle lid <b>melted</b>.</p>'
             '<script>window.xssHtml=1;console.log("XSS-RAN")</script>'
             '<a href="javascript:window.xssLink=1">see photo</a>'
             '<iframe src="javascript:alert(\'XSS-RAN\')"></iframe></body></html>')
+XSS_ATTACHMENT = ("receipt.html",  # served as a download, never rendered by the desk
+                  b'<html><script>alert("XSS-RAN")</script><p>Receipt 4410</p></html>')
 
 
 def _address(key: str) -> str:
@@ -71,6 +76,8 @@ def _xss_mail(backend: str) -> bytes:
     msg["Message-ID"] = _message_id("xss", backend)
     msg.set_content(XSS_TEXT)
     msg.add_alternative(XSS_HTML, subtype="html")
+    name, data = XSS_ATTACHMENT
+    msg.add_attachment(data, maintype="text", subtype="html", filename=name)
     return msg.as_bytes(policy=email.policy.SMTP)
 
 
@@ -108,7 +115,7 @@ def _mails(backend: str) -> dict[str, bytes]:
 
 @dataclass
 class Desk:
-    """One filled database with its `ingestd web`: what a browser test works against."""
+    """One filled database with its daemon and its `ingestd web`: what a browser test uses."""
 
     backend: str
     root: Path
@@ -117,7 +124,7 @@ class Desk:
     sink: SmtpSink
     base_url: str = ""
     refs: dict[str, str] = field(default_factory=dict)  # mail key -> case reference
-    _web: subprocess.Popen[bytes] | None = None
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _delivered: int = 0
 
     # ---- the command line, as an admin would use it
@@ -126,10 +133,6 @@ class Desk:
         done = run_cli(self.config, *args, stdin=stdin.encode() if stdin else None)
         assert done.returncode == 0, f"ingestd {' '.join(args)}: {done.stderr}"
         return done.stdout
-
-    def run_once(self) -> None:
-        """Drain the Maildir and send the outbox, as the daemon would."""
-        self.cli("run", "--once")
 
     def case(self, ref: str) -> dict[str, Any]:
         shown: dict[str, Any] = json.loads(self.cli("cases", "show", ref, "--json"))
@@ -162,7 +165,7 @@ class Desk:
     def message_id(self, key: str) -> str:
         return _message_id(key, self.backend)
 
-    def mail_to(self, address: str, containing: str, timeout: float = 10.0) -> ReceivedMessage:
+    def mail_to(self, address: str, containing: str, timeout: float = 30.0) -> ReceivedMessage:
         """The first mail the sink got for `address` whose subject or text has `containing`."""
         def found() -> ReceivedMessage | None:
             for got in self.sink.messages:
@@ -172,46 +175,57 @@ class Desk:
         return wait_for(found, timeout=timeout,
                         message=f"a mail to {address} containing {containing!r}")
 
-    # ---- the web server
+    # ---- the daemon and the web server
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "ingestd", "--config", str(self.config), *args]
+        with (self.root / f"{name}.log").open("ab") as out:
+            process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self._processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text(errors="replace")[-4000:]
+
+    def start_daemon(self) -> None:
+        """`ingestd run`: watches the Maildir (every second) and sends the outbox."""
+        self._spawn("daemon", "run")
 
     def start_web(self) -> None:
-        log = self.root / "web.log"
         for _attempt in range(3):  # a port taken between free_port() and the bind: try another
             port = free_port()
-            command = [sys.executable, "-m", "ingestd", "--config", str(self.config),
-                       "web", "--listen", f"{LOOPBACK}:{port}"]
-            with log.open("ab") as out:
-                self._web = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL,
-                                             stdout=out, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+            web = self._spawn("web", "web", "--listen", f"{LOOPBACK}:{port}")
             self.base_url = f"http://{LOOPBACK}:{port}"
-            if self._wait_healthy():
+            if self._wait_healthy(web):
                 return
-            self.stop_web()
-        pytest.fail(f"ingestd web did not answer /healthz; its output:\n"
-                    f"{log.read_text(errors='replace')[-4000:]}", pytrace=False)
+            self.stop("web")
+        pytest.fail(f"ingestd web did not answer /healthz; its output:\n{self.log('web')}",
+                    pytrace=False)
 
-    def _wait_healthy(self, timeout: float = 30.0) -> bool:
+    def _wait_healthy(self, web: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._web is None or self._web.poll() is not None:
-                return False
+        while time.monotonic() < deadline and web.poll() is None:
             with contextlib.suppress(OSError):
                 if http_status(f"{self.base_url}/healthz") == 200:
                     return True
             time.sleep(0.1)
         return False
 
-    def stop_web(self) -> None:
-        web, self._web = self._web, None
-        if web is None or web.poll() is not None:
+    def stop(self, name: str) -> None:
+        process = self._processes.pop(name, None)
+        if process is None or process.poll() is not None:
             return
-        web.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)
         try:
-            web.wait(timeout=10)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            web.kill()
-            web.wait()
+            process.kill()
+            process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self._processes):
+            self.stop(name)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -226,23 +240,50 @@ def _subject_and_text(got: ReceivedMessage) -> str:
 
 
 def fill(backend: str, db_url: str, root: Path, sink: SmtpSink) -> Desk:
-    """A database with the desk's cases (through `run --once`) and its three users."""
+    """A database with the desk's cases, its users, a running daemon and the web server.
+
+    The mail waits in the Maildir before the daemon starts; the users and the server start
+    meanwhile (each `ingestd` spends most of its time starting up). The desk is ready once
+    every customer has their acknowledgment."""
     maildir = root / "Maildir"
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)
     config = write_config(root, ConfigSpec(db_url, maildirs={"support": maildir},
-                                           smtp_port=sink.port))
+                                           smtp_port=sink.port,
+                                           extra="[daemon]\npoll_interval = 1\n"))
     desk = Desk(backend, root, config, maildir, sink)
     desk.cli("db", "upgrade")
     mails = _mails(backend)
     for raw in mails.values():
         desk.deliver(raw)
-    desk.run_once()
-    by_address = {case["customer_address"]: case["reference"] for case in desk.cases()}
-    desk.refs = {key: by_address[_address(key)] for key in mails}
-    for name, (address, role) in USERS.items():
-        desk.cli("users", "add", name, "--email", address, "--role", role, stdin=PASSWORD + "\n")
+    try:
+        desk.start_daemon()
+        with ThreadPoolExecutor(max_workers=1 + len(USERS)) as pool:
+            jobs = [pool.submit(desk.start_web)]
+            jobs += [pool.submit(desk.cli, "users", "add", name, "--email", address,
+                                 "--role", role, stdin=PASSWORD + "\n")
+                     for name, (address, role) in USERS.items()]
+            for job in jobs:
+                job.result()
+        try:
+            wait_for(lambda: all(_acknowledged(sink, _address(key)) for key in mails),
+                     timeout=180, interval=0.2, message="every customer acknowledged")
+        except AssertionError as late:
+            raise AssertionError(f"{late}; the daemon said:\n{desk.log('daemon')}") from None
+        desk.refs = {key: _acknowledged(sink, _address(key)) or "" for key in mails}
+    except BaseException:
+        desk.stop_all()
+        raise
     return desk
+
+
+def _acknowledged(sink: SmtpSink, address: str) -> str | None:
+    """The reference of the case opened by `address`'s mail, read off its acknowledgment."""
+    for got in sink.messages:
+        tag = re.search(r"\[([A-Z]+-\d{4}-\d+)\]", str(got.message["Subject"] or ""))
+        if address in got.rcpt_tos and tag:
+            return tag.group(1)
+    return None
 
 
 @contextlib.contextmanager
@@ -253,11 +294,10 @@ def running_desk(backend: str, db_url: str, root: Path) -> Iterator[Desk]:
     desk: Desk | None = None
     try:
         desk = fill(backend, db_url, root, sink)
-        desk.start_web()
         yield desk
     finally:
         if desk is not None:
-            desk.stop_web()
+            desk.stop_all()
         sink.stop()
 
 

@@ -2,7 +2,7 @@
 desk (database, users, `ingestd web`) per database for the whole tests/browser/ package.
 
 `.ci/run` gives pytest `--dist loadgroup`: every test of one database runs on the same
-xdist worker, so each database is filled and served once per run.
+xdist worker (tests/xdist_groups.py), so each database is filled and served once per run.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from playwright.sync_api import Page, expect
 from tests.servers import PgServer
 from tests.web_support import PASSWORD, Desk, require_chromium, running_desk
 
-BACKENDS = [pytest.param(name, marks=pytest.mark.xdist_group(f"browser-{name}"))
-            for name in ("sqlite", "postgresql")]
-
 expect.set_options(timeout=10_000)
 CASES_URL = re.compile(r"/cases(\?[^/]*)?$")
 
@@ -33,7 +30,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "headless": True}
 
 
-@pytest.fixture(scope="package", params=BACKENDS)
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
 def desk(request: pytest.FixtureRequest) -> Iterator[Desk]:
     backend: str = request.param
     with tempfile.TemporaryDirectory(prefix="ingestd-desk-") as folder:

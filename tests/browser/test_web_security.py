@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 
 from tests.support import REPO
-from tests.web_support import Desk
+from tests.web_support import XSS_ATTACHMENT, Desk
 
 Login = Callable[[str], Page]
 
 CSP = ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'")
+COOKIE = "ingestd_desk"  # the session cookie
 XSS_GLOBALS = ("xssSubject", "xssText", "xssImg", "xssHtml", "xssLink")
 
 
@@ -83,6 +85,14 @@ def test_hostile_mail_renders_inert(login: Login, desk: Desk) -> None:
     assert not [h for h in hrefs if str(h).lower().startswith("javascript:")], hrefs
     expect(page.locator("h1, h2").filter(has_text="<script>").first).to_be_visible()
 
+    # The mail's HTML attachment downloads as the bytes it came with; nothing renders it.
+    name, data = XSS_ATTACHMENT
+    with page.expect_download() as download:
+        page.locator("#attachments a", has_text=name).click()
+    assert download.value.suggested_filename == name
+    assert Path(download.value.path()).read_bytes() == data
+    assert dialogs == []
+
 
 def test_an_agent_cannot_see_the_admin_pages(login: Login, desk: Desk) -> None:
     page = login("alice")
@@ -106,3 +116,35 @@ def test_an_admin_sees_the_model_in_service(login: Login, desk: Desk) -> None:
 def _token_from(page: Page, desk: Desk) -> str:
     page.goto(desk.url("/cases"))
     return _token(page)
+
+
+def test_the_session_cookie_is_httponly_renewed_at_login_and_dropped_at_logout(
+        login: Login, page: Page, desk: Desk) -> None:
+    def cookie() -> dict[str, object]:
+        [session] = [c for c in page.context.cookies() if c["name"] == COOKIE]
+        return dict(session)
+
+    page.goto(desk.url("/login"))
+    before = cookie()
+    login("alice")
+    after = cookie()
+    assert after["value"] != before["value"]  # no session fixation
+    assert after["httpOnly"] is True and after["sameSite"] in ("Lax", "Strict")
+
+    with page.expect_navigation():
+        page.locator("form[action='/logout'] [type=submit]").click()
+    expect(page).to_have_url(desk.url("/login"))
+    page.context.add_cookies([after])  # the old session, replayed
+    answer = page.request.get(desk.url("/cases"), max_redirects=0)
+    assert answer.status == 303 and answer.headers["location"].endswith("/login")
+
+
+def test_logins_are_throttled_after_five_failures(login: Login, page: Page,
+                                                  desk: Desk) -> None:
+    page.goto(desk.url("/login"))
+    token = _token(page)
+    guesses = [page.request.post(desk.url("/login"), form={
+        "username": "mallory", "password": f"guess {n}", "csrf_token": token})
+        for n in range(6)]
+    assert [g.status for g in guesses] == [200] * 5 + [429]
+    login("alice")  # counted per name and address: others still get in
