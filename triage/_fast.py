@@ -94,7 +94,8 @@ def _counts(block: _Block, text: str) -> tuple[NDArray[np.intp], NDArray[np.floa
     times = np.repeat(np.fromiter(words.values(), dtype=np.float64, count=len(words)),
                       [len(piece) for piece in pieces])
     columns, where = np.unique(np.concatenate(pieces), return_inverse=True)
-    return columns, np.bincount(where, weights=times, minlength=len(columns))
+    summed = np.bincount(where, weights=times, minlength=len(columns))
+    return columns, summed.astype(np.float64, copy=False)
 
 
 def _vectorize(block: _Block, text: str) -> Vector:
