@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
 from triage.labels import SEVERITIES
 from triage.rules import TEXT_RULES, Hit
 
@@ -74,18 +77,16 @@ STACK_FOLDS = 5
 
 def fit(rows: Sequence[Sequence[float]], gold: Sequence[bool]) -> tuple[Stack, list[float]]:
     """The stack fitted on out-of-fold feature rows, and its own out-of-fold probabilities
-    (for choosing the threshold on scores it did not see while fitting)."""
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415  (training only)
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: PLC0415  (training only)
-
+    (the threshold is chosen on scores it did not see while fitting; with too few of a class
+    for folds, its probabilities on the rows it was fitted on)."""
     model = LogisticRegression(C=STACK_C, max_iter=2000)
     folds = min(STACK_FOLDS, sum(gold), len(gold) - sum(gold))
+    oof = None
     if folds >= 2:
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
         oof = cross_val_predict(model, rows, gold, cv=cv, method="predict_proba")[:, 1]
-    else:
-        oof = None
     model.fit(rows, gold)
     stack = Stack(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
-    return stack, [float(p) for p in oof] if oof is not None else [
-        stack.probability(row) for row in rows]
+    if oof is None:
+        return stack, [stack.probability(row) for row in rows]
+    return stack, [float(p) for p in oof]
