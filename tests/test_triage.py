@@ -138,6 +138,7 @@ def test_card_reports_the_blind_set_as_measured_now(model: Classifier) -> None:
     assert blind.category.macro_f1 == pytest.approx(card["blind"]["category"]["macro_f1"])
     assert blind.severity.macro_f1 == pytest.approx(card["blind"]["severity"]["macro_f1"])
     assert blind.escalation_recall == pytest.approx(card["blind"]["escalation_recall"])
+    assert blind.escalation_precision == pytest.approx(card["blind"]["escalation_precision"])
 
 
 def test_blind_set_meets_the_targets(model: Classifier) -> None:
@@ -148,14 +149,8 @@ def test_blind_set_meets_the_targets(model: Classifier) -> None:
     assert evaluation.severity.macro_f1 >= 0.75
     assert evaluation.escalation_recall is not None
     assert evaluation.escalation_recall >= 0.95
-
-
-def test_blind_set_escalation_precision_is_kept(model: Classifier) -> None:
-    """The target is 0.80; the shipped model reaches 0.77 at its recall of 0.97 (see the card).
-    This keeps it from sliding back while that gap is open."""
-    evaluation = evaluate(model, load_records(BLIND))
     assert evaluation.escalation_precision is not None
-    assert evaluation.escalation_precision >= 0.75
+    assert evaluation.escalation_precision >= 0.80
 
 
 @pytest.mark.parametrize(("body", "escalate"), [

@@ -34,6 +34,8 @@ from triage import SEVERITIES, Signals, apply_rules
     ("If you do not refund me I will sue.", "legal_threat"),
     ("My dad was rushed to hospital after eating the soup.", "injury_safety"),
     ("The whole street has had no power since noon.", "outage"),
+    ("She has burns on her fingers from the charger.", "injury_safety"),
+    ("He needed stitches in his chin after the shelf fell.", "injury_safety"),
 ])
 def test_rule_fires(text: str, rule: str) -> None:
     outcome = apply_rules(text, "low")
@@ -68,6 +70,14 @@ def test_rule_fires(text: str, rule: str) -> None:
     # negated anywhere in the clause
     "I have no reason to think the account has been hacked.",
     "I am not going to take you to court over twenty pounds.",
+    # a condition or a figure of speech, not harm done
+    "My brother has a spinal injury, so please deliver to the ground floor.",
+    "The tour guide had the whole coach in stitches.",
+    "We fitted smoke and carbon monoxide alarms in every flat.",
+    "The hotspot burned through my phone data in two days.",
+    "Please restock the burns gel in our first aid kits.",
+    "My husband keeps joking that the router has been hacked.",
+    "Im Fernsehen hieß es „Datenleck bei der Bank“, deshalb frage ich nach.",
 ])
 def test_rule_does_not_fire(text: str) -> None:
     outcome = apply_rules(text, "low")
@@ -92,6 +102,13 @@ def test_outage_raises_to_high_only() -> None:
     assert outcome.severity == "high"
     assert not outcome.escalate
     assert apply_rules("Major outage again.", "critical").severity == "critical"
+
+
+def test_on_fire_raises_to_high_only() -> None:
+    """As often a figure of speech ("knocked as if the house was on fire") as a fire."""
+    outcome = apply_rules("The socket was on fire for a moment.", "low")
+    assert (outcome.fired, outcome.severity, outcome.escalate) == (
+        ("injury_safety",), "high", False)
 
 
 def test_outage_for_many_escalates() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from triage import Classifier
 from triage.data import CORPUS
+from triage.escalation import FEATURES, STACK_KEY
 from triage.records import (
     LabelColumns,
     LabelledText,
@@ -158,8 +159,29 @@ def test_categories_from_data_and_rare_classes_warn(tmp_path: Path) -> None:
 
 def test_escalation_threshold_keeps_the_recall_with_the_rules() -> None:
     proba, gold = [0.9, 0.8, 0.7, 0.2, 0.1] * 40, [True, True, True, True, False] * 40
-    # 95 % of 160 plus a margin for the estimate: the 0.2s must be caught too
+    # 95 % of 160: the 0.2s must be caught too
     assert escalation_threshold(proba, gold, 0.95) == 0.2
     # when a rule already escalates those, the model need not go below 0.7
     rules = [False, False, False, True, False] * 40
     assert escalation_threshold(proba, gold, 0.95, rules) == 0.7
+
+
+def test_escalation_is_decided_on_the_stacked_score(tmp_path: Path,
+                                                    sample: list[LabelledText]) -> None:
+    candidate = train_candidate(sample[:300], progress=False)
+    model = candidate.classifier
+    assert model.metadata[STACK_KEY]["features"] == list(FEATURES)
+    scores = model.score("Heater", "The heater caught fire in the night and my son was burned.")
+    result = model.decide(scores)
+    stacked = result.probabilities["escalate"]["yes"]
+    assert stacked != pytest.approx(scores.escalation)  # not the escalation model alone
+    relation = ">=" if stacked >= model.escalation_threshold else "<"
+    assert f"model: escalate p={stacked:.2f} {relation}" in " ".join(result.reasons)
+    model.save(tmp_path / "m.skops")  # the stack travels with the model file
+    loaded = Classifier.load(tmp_path / "m.skops")
+    assert loaded.decide(scores).probabilities == result.probabilities
+    # a model saved before the stack reads its escalation model's own probability
+    older = Classifier(model.category_model, model.severity_model, model.version,
+                       {k: v for k, v in model.metadata.items() if k != STACK_KEY},
+                       escalation_model=model.escalation_model)
+    assert older.decide(scores).probabilities["escalate"]["yes"] == scores.escalation

@@ -4,6 +4,11 @@ sklearn's per-call validation costs several milliseconds for one short text; the
 itself (TF-IDF with raw or sublinear tf and l2 norm per vectorizer, then a logistic
 regression) takes a fraction of that. Pipelines of any other shape fall back to sklearn;
 tests check both paths give the same numbers.
+
+Character n-grams within word boundaries (``char_wb``) are a function of each word alone, and
+cutting a written mail into them was most of the time (2.4 ms of 4 for a median mail): each
+word's columns are worked out once and remembered (``WORD_CACHE`` words at most), so a mail
+costs a look-up per word.
 """
 
 from collections import Counter
@@ -18,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 Vector = tuple[NDArray[np.intp], NDArray[np.float64]]
+WORD_CACHE = 200_000  # words whose char_wb columns are remembered (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class _Block:
     idf: NDArray[np.float64]
     offset: int
     sublinear: bool
+    per_word: bool  # char_wb: every n-gram lies within one word, so words can be cached
+    words: dict[str, NDArray[np.intp]]  # per_word: a word's in-vocabulary columns, repeated
 
 
 def _block(vectorizer: Any, offset: int) -> _Block | None:
@@ -39,8 +47,9 @@ def _block(vectorizer: Any, offset: int) -> _Block | None:
     if not plain:
         return None
     idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+    per_word = vectorizer.analyzer == "char_wb" and vectorizer.strip_accents is None
     return _Block(vectorizer.build_analyzer(), dict(vectorizer.vocabulary_), idf, offset,
-                  vectorizer.sublinear_tf)
+                  vectorizer.sublinear_tf, per_word, {})
 
 
 def _blocks(pipeline: Pipeline) -> list[_Block] | None:
@@ -57,17 +66,40 @@ def _blocks(pipeline: Pipeline) -> list[_Block] | None:
     return blocks
 
 
+def _word_columns(block: _Block, word: str) -> NDArray[np.intp]:
+    """The columns of a word's char_wb n-grams (once per occurrence), remembered."""
+    columns = block.words.get(word)
+    if columns is None:
+        lookup = block.vocabulary.get
+        found = [lookup(gram) for gram in block.analyzer(word)]
+        columns = np.array([column for column in found if column is not None], dtype=np.intp)
+        if len(block.words) < WORD_CACHE:
+            block.words[word] = columns
+    return columns
+
+
+def _counts(block: _Block, text: str) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """The columns that occur and their term counts."""
+    if not block.per_word:
+        lookup = block.vocabulary.get
+        found = Counter(column for column in map(lookup, block.analyzer(text))
+                        if column is not None)
+        return (np.fromiter(found.keys(), dtype=np.intp, count=len(found)),
+                np.fromiter(found.values(), dtype=np.float64, count=len(found)))
+    # The analyzer lower-cases, then splits on white space: the same words, the same n-grams.
+    words = Counter(text.lower().split())
+    if not words:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float64)
+    pieces = [_word_columns(block, word) for word in words]
+    times = np.repeat(np.fromiter(words.values(), dtype=np.float64, count=len(words)),
+                      [len(piece) for piece in pieces])
+    columns, where = np.unique(np.concatenate(pieces), return_inverse=True)
+    summed = np.bincount(where, weights=times, minlength=len(columns))
+    return columns, summed.astype(np.float64, copy=False)
+
+
 def _vectorize(block: _Block, text: str) -> Vector:
-    lookup = block.vocabulary.get
-    columns: list[int] = []
-    counts: list[int] = []
-    for gram, count in Counter(block.analyzer(text)).items():
-        column = lookup(gram)
-        if column is not None:
-            columns.append(column)
-            counts.append(count)
-    idx = np.array(columns, dtype=np.intp)
-    tf = np.array(counts, dtype=np.float64)
+    idx, tf = _counts(block, text)
     values = (1.0 + np.log(tf) if block.sublinear else tf) * block.idf[idx]
     norm = float(np.sqrt(values @ values))
     return idx + block.offset, values / norm if norm > 0 else values

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from triage.escalation import STACK_KEY
 from triage.result import DEFAULT_REVIEW_THRESHOLD
 from triage.rules import describe_rules
 
@@ -41,6 +42,8 @@ def build_card(candidate: "Candidate", source: str, **extra: object) -> dict[str
             "trained_tasks": list(candidate.trained_tasks),
             "settings": clf.metadata.get("settings", {}),
             "escalation_threshold": clf.escalation_threshold,
+            "escalation_recall_out_of_fold": clf.metadata.get("escalation_recall"),
+            "escalation_stack": clf.metadata.get(STACK_KEY),
             "confidence": "top probability of the category model",
         },
         "data": {"source": source, "train_size": candidate.train_size,
@@ -107,14 +110,25 @@ def _header(model_card: dict[str, Any]) -> list[str]:
         f"- created: {model_card['created']}",
         f"- kind: {model['kind']} ({', '.join(model['trained_tasks'])} trained)",
         f"- chosen by cross-validation: {settings or 'nothing trained here'}",
-        f"- escalation threshold: {model['escalation_threshold']:.3f} (recall >= 0.95 in "
-        "cross-validation)",
+        *_escalation_lines(model),
         f"- confidence: {model['confidence']}",
         f"- data: {data['source']}; train {data['train_size']} (of which "
         f"{data.get('from_corrections', 0)} agents' corrections), held-out "
         f"{data['heldout_size']} (never trained on)",
         *(f"- warning: {w}" for w in data.get("warnings", [])), "",
     ]
+
+
+def _escalation_lines(model: dict[str, Any]) -> list[str]:
+    stack, recall = model.get("escalation_stack"), model.get("escalation_recall_out_of_fold")
+    score = "the stacked score" if stack else "the escalation model's probability"
+    kept = f"recall >= {recall:g} out of fold" if recall else "chosen out of fold"
+    lines = [f"- escalation threshold: {model['escalation_threshold']:.3f} on {score} ({kept})"]
+    if stack:
+        weights = ", ".join(f"{name} {w:+.2f}"
+                            for name, w in zip(stack["features"], stack["coef"], strict=True))
+        lines.append(f"- escalation score weights: {weights}; intercept {stack['intercept']:+.2f}")
+    return lines
 
 
 def render_markdown(model_card: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ Severity is ordered: the model's answer is the median of its probabilities along
 low < medium < high < critical, not the single most likely level, so a message torn between
 medium and critical lands on high rather than on a coin toss between the ends.
 
-Escalation is its own decision: a binary "escalate now" model whose threshold was chosen at
+Escalation is its own decision: a binary "escalate now" model, read together with the severity
+model and the rules by a stacked score (``triage.escalation``), whose threshold was chosen at
 training time on out-of-fold probabilities, so that it, the severity model's critical and the
 rules together escalate at least 95 % of what must escalate (``metadata
 ["escalation_threshold"]``). A message escalates when that model flags it, when the final
@@ -21,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 
-from triage import persist
+from triage import escalation, persist
 from triage._fast import FastFeatures, scorer_for
 from triage.features import compose_text
 from triage.labels import SEVERITIES, max_severity
@@ -79,6 +80,7 @@ class Classifier:
         self._pipelines = [category_model, severity_model,
                            *([escalation_model] if escalation_model is not None else [])]
         self._fast = _FastPath(*self._pipelines)
+        self._stack = escalation.Stack.from_metadata(self.metadata)
 
     @classmethod
     def load(
@@ -154,12 +156,15 @@ class Classifier:
         if scores.empty:  # nothing to judge: the priors alone must not escalate
             model_severity, sev_p = EMPTY_SEVERITY, 0.0
         outcome = raise_severity(scores.rules, model_severity, signals)
-        flagged = self._flagged(scores)
+        p_escalate = self.escalation_probability(scores)
+        # Nothing to judge: the priors alone must not escalate.
+        judged = None if scores.empty else p_escalate
+        flagged = judged is not None and judged >= self.escalation_threshold
         severity = max_severity(outcome.severity, ESCALATED_FLOOR) if flagged else outcome.severity
         reasons = [
             f"model: category={category} p={confidence:.2f}",
             f"model: severity={model_severity} p={sev_p:.2f}",
-            *self._escalation_reason(scores),
+            *self._escalation_reason(judged, flagged),
             *(f"rule: {name}" for name in outcome.fired),
         ]
         needs_review = confidence < self.review_threshold or scores.empty
@@ -170,22 +175,26 @@ class Classifier:
             "category": dict(zip(self.categories, map(float, cat), strict=True)),
             "severity": dict(zip(self.severities, map(float, sev), strict=True)),
         }
-        if scores.escalation is not None:
-            probabilities["escalate"] = {"yes": scores.escalation}
+        if p_escalate is not None:
+            probabilities["escalate"] = {"yes": p_escalate}
         return TriageResult(
             category, severity, escalate, confidence, needs_review, tuple(reasons),
             self.version, probabilities,
         )
 
-    def _flagged(self, scores: Scores) -> bool:
-        p = scores.escalation
-        return p is not None and not scores.empty and p >= self.escalation_threshold
+    def escalation_probability(self, scores: Scores) -> float | None:
+        """The "escalate now" score the threshold applies to: the stacked score when the model
+        has one, else the escalation model's own probability (None without that model)."""
+        if scores.escalation is None or self._stack is None:
+            return scores.escalation
+        severity = dict(zip(self.severities, map(float, scores.severity), strict=True))
+        return self._stack.probability(
+            escalation.features(scores.escalation, severity, scores.rules))
 
-    def _escalation_reason(self, scores: Scores) -> list[str]:
-        p = scores.escalation
-        if p is None or scores.empty:
+    def _escalation_reason(self, p: float | None, flagged: bool) -> list[str]:
+        if p is None:
             return []
-        relation = ">=" if self._flagged(scores) else "<"
+        relation = ">=" if flagged else "<"
         return [f"model: escalate p={p:.2f} {relation} {self.escalation_threshold:.2f}"]
 
 
