@@ -284,5 +284,8 @@ def test_a_message_failing_halfway_is_undone_whole_and_its_batch_neighbours_kept
                                      (Outbox, Outbox.recipient == "bob@example.net"),
                                      (CaseMessage, CaseMessage.sender == "bob@example.net"))]
         assert bob == [0, 0, 0]
-        assert session.scalar(select(func.count(Outbox.id))) == 4  # ack + notice per case
+        # ack + notice per case, and the team told of the customer's reply
+        assert sorted(session.scalars(select(Outbox.kind))) == [
+            "acknowledgment", "acknowledgment", "customer_replied", "team_notification",
+            "team_notification"]
         assert session.scalar(select(func.count(Event.id)).where(Event.case_id.is_(None))) == 0
