@@ -38,7 +38,13 @@ def run(app: App, once: bool, as_json: bool) -> None:
     logs.configure(settings.logging.level, settings.logging.format,
                    cast("TextIO", log_stream))
     services = app.services
-    services.model.get()  # a missing or unsafe model stops here, not in every message
+    if services.preparer.enabled:
+        # Forked now, before any thread or the model: the workers load the model while
+        # this process fetches mail, and decide on each mail, so it needs none itself.
+        services.model.check()  # a missing model stops here, not in every message
+        services.preparer.start(services.model.path, wait=False)
+    else:
+        services.model.get()  # a missing or unsafe model stops here, not in every message
     sender, sent = build_sender(services), SendStats()
 
     def send() -> None:  # after each batch: its acknowledgments go out while workers go on
