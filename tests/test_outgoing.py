@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import timedelta
 from email import message_from_bytes
@@ -9,6 +10,7 @@ from email.charset import QP, Charset
 from email.header import decode_header, make_header
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import parseaddr
 
 from sqlalchemy import func, select
@@ -401,6 +403,18 @@ def test_composed_bytes_are_what_the_email_package_would_write():
             for head in (fields, fields[:2]):
                 expected = _as_the_email_package_writes_it(head, text, html, "=_0123abcd")
                 assert compose._mime(head, text, html, "=_0123abcd") == expected, (text, html)
+
+
+def test_headers_are_folded_as_the_email_package_folds_them():
+    rng = random.Random(18)  # noqa: S311  (test data, not crypto)
+    for n in range(3000):
+        alphabet = "abcdefghij:=?-_#[]." + ("" if n % 2 else ",; \tä")
+        words = ["".join(rng.choice(alphabet) for _ in range(rng.choice((1, 3, 8, 20, 90))))
+                 for _ in range(rng.randint(1, 30))]
+        value = rng.choice((" ", " ", "  ")).join(words)
+        name = rng.choice(("Subject", "X-Ingestd-Category", "To"))
+        assert compose._POLICY.fold_binary(name, value) == \
+            Compat32().fold_binary(name, value), (name, value)
 
 
 def test_run_once_acknowledges_each_batch_while_the_backlog_is_still_processed(tmp_path,
