@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestd.budget import budget
 from ingestd.headers import header_start
@@ -44,16 +44,30 @@ class Prepared:
     raises it, so the message is quarantined without being read a second time.
     `decision` is the model's decision on the scores with no signal (no earlier complaint,
     no spike): what the triage step takes when the case history adds none, so a process
-    that only runs the steps never loads scikit-learn.
+    that only runs the steps never loads scikit-learn. For the same reason the scores
+    travel as plain values (`triage.model.Scores` is defined beside scikit-learn's
+    imports, and NumPy's arrays would bring NumPy): `scores` makes them whole again.
     """
 
     parsed: ParsedMessage | None
-    scores: Scores | None = None
+    score_values: tuple[Any, ...] | None = None
     stamp: float | None = None
     error: Exception | None = None
     decision: TriageResult | None = None
     seconds: float = 0.0  # to parse it (and score it, when scores came with it)
     cpu: float = 0.0  # processor seconds of that
+
+    @property
+    def scores(self) -> Scores | None:
+        """The scores, for a decision this process makes itself (with the model loaded)."""
+        if self.score_values is None:
+            return None
+        import numpy as np  # noqa: PLC0415  (only a process that scores itself needs it)
+
+        from triage.model import Scores  # noqa: PLC0415  (scikit-learn: as above)
+
+        category, severity, escalation, rules, empty = self.score_values
+        return Scores(np.asarray(category), np.asarray(severity), escalation, rules, empty)
 
 
 def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
@@ -85,7 +99,10 @@ def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
 def _scored(prepared: Prepared, scores: Scores, model: Classifier, stamp: float | None,
             spent: tuple[float, float]) -> Prepared:
     """With the decision on no signal, and the seconds and processor seconds spent scoring."""
-    return Prepared(prepared.parsed, scores, stamp, decision=model.decide(scores),
+    values = (scores.category.tolist(), scores.severity.tolist(),
+              None if scores.escalation is None else float(scores.escalation),
+              tuple(scores.rules), bool(scores.empty))
+    return Prepared(prepared.parsed, values, stamp, decision=model.decide(scores),
                     seconds=prepared.seconds + spent[0], cpu=prepared.cpu + spent[1])
 
 

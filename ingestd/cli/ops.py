@@ -29,22 +29,22 @@ def run(app: App, once: bool, as_json: bool) -> None:
         from ingestd.daemon import Daemon  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
         sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
-    from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-    from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-    from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-
     # with --json, standard output is the summary alone: the log goes to standard error
     log_stream = progress.AboveBars(sys.stderr if as_json else sys.stdout)
     logs.configure(settings.logging.level, settings.logging.format,
                    cast("TextIO", log_stream))
     services = app.services
     if services.preparer.enabled:
-        # Forked now, before any thread or the model: the workers load the model while
-        # this process fetches mail, and decide on each mail, so it needs none itself.
+        # Forked first, before the model or any thread: the workers load the model while
+        # this process goes on (and decide each mail, so it needs none itself).
         services.model.check()  # a missing model stops here, not in every message
         services.preparer.start(services.model.path, wait=False)
     else:
         services.model.get()  # a missing or unsafe model stops here, not in every message
+    from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
     sender, sent = build_sender(services), SendStats()
 
     def send() -> None:  # after each batch: its acknowledgments go out while workers go on

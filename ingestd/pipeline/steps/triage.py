@@ -27,7 +27,7 @@ def triage(ctx: Context) -> None:
 
     case, services = ctx.case, ctx.services
     prepared = ctx.prepared
-    ahead = prepared if prepared is not None and prepared.scores is not None and \
+    ahead = prepared if prepared is not None and prepared.score_values is not None and \
         services.model.serves(prepared.stamp) else None
     signals = Signals(recent_complaints_30d=_recent_complaints(ctx, case))
     if ahead is not None and ahead.decision is not None and signals == Signals():
@@ -47,8 +47,9 @@ def triage(ctx: Context) -> None:
 
 
 def _scores(ctx: Context, ahead: Prepared | None) -> Scores:
-    if ahead is not None and ahead.scores is not None:
-        return ahead.scores
+    scores = ahead.scores if ahead is not None else None
+    if scores is not None:
+        return scores
     limits = ctx.services.settings.limits.parse_limits()
     return ctx.services.model.get().score(
         *triage_view(ctx.parsed.subject, ctx.parsed.reply_text, limits))
