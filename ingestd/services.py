@@ -135,6 +135,11 @@ def build_services(settings: Settings, engine: Engine,
     return Services(settings=settings, factory=factory, composer=composer,
                     model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
                     calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,
-                    preparer=Preparer(default_workers() if settings.daemon.workers is None
-                                      else settings.daemon.workers,
-                                      settings.triage.review_threshold))
+                    preparer=build_preparer(settings))
+
+
+def build_preparer(settings: Settings) -> Preparer:
+    """The worker pool `[daemon] workers` asks for (not started: a backlog starts it)."""
+    workers = settings.daemon.workers
+    return Preparer(default_workers() if workers is None else workers,
+                    settings.triage.review_threshold)

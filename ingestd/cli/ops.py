@@ -33,13 +33,17 @@ def run(app: App, once: bool, as_json: bool) -> None:
     log_stream = progress.AboveBars(sys.stderr if as_json else sys.stdout)
     logs.configure(settings.logging.level, settings.logging.format,
                    cast("TextIO", log_stream))
+    from ingestd.services import ModelHolder, build_preparer  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
+    preparer = build_preparer(settings)
+    if preparer.enabled:
+        # Forked first, before the database, the model or any thread: the workers load the
+        # model while this process goes on (and decide each mail, so it needs none itself).
+        ModelHolder(settings.triage.model).check()  # a missing model stops here, not later
+        preparer.start(settings.triage.model, wait=False)
     services = app.services
-    if services.preparer.enabled:
-        # Forked first, before the model or any thread: the workers load the model while
-        # this process goes on (and decide each mail, so it needs none itself).
-        services.model.check()  # a missing model stops here, not in every message
-        services.preparer.start(services.model.path, wait=False)
-    else:
+    services.preparer = preparer
+    if not preparer.enabled:
         services.model.get()  # a missing or unsafe model stops here, not in every message
     from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
     from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
