@@ -33,6 +33,11 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+def build_preparer(workers: int | None, review_threshold: float) -> Preparer:
+    """The pool `[daemon] workers` asks for (None: `default_workers`), not started yet."""
+    return Preparer(default_workers() if workers is None else workers, review_threshold)
+
+
 class Preparer:
     """The process pool: started by a backlog, stopped when none came for a while.
 

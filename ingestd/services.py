@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestd.config import Settings
-from ingestd.errors import ConfigError, StorageError
+from ingestd.config import Settings, require_model
+from ingestd.errors import StorageError
 from ingestd.mailout import Composer
-from ingestd.pool import Preparer, default_workers, stamp_of
+from ingestd.pool import Preparer, build_preparer, stamp_of
 from ingestd.procedure.calendar import BusinessCalendar
 from ingestd.worker import share
 from storage import is_current, make_engine, sessions, setting, utcnow
@@ -55,12 +55,6 @@ class ModelHolder:
         --once` leaves it to the workers, and loads it here only when a step needs it)."""
         return self._model is not None
 
-    def check(self) -> None:
-        """Refuse a model file that is not there, before any mail waits for it."""
-        if not self.path.is_file():
-            raise ConfigError(f"no triage model at {self.path}; set [triage] model or train "
-                              "one with: ingestd train --promote")
-
     def serves(self, stamp: float | None) -> bool:
         """True when scores made with the model file as of `stamp` are the service's: the
         model loaded here, or with none loaded yet, the file as it is now."""
@@ -84,7 +78,7 @@ class ModelHolder:
     def _load(self) -> None:
         from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only when needed)
 
-        self.check()
+        require_model(self.path)
         self._mtime = self.path.stat().st_mtime
         self._model = Classifier.load(self.path, review_threshold=self.review_threshold)
         # a forked worker needs no second load
@@ -135,11 +129,5 @@ def build_services(settings: Settings, engine: Engine,
     return Services(settings=settings, factory=factory, composer=composer,
                     model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
                     calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,
-                    preparer=build_preparer(settings))
-
-
-def build_preparer(settings: Settings) -> Preparer:
-    """The worker pool `[daemon] workers` asks for (not started: a backlog starts it)."""
-    workers = settings.daemon.workers
-    return Preparer(default_workers() if workers is None else workers,
-                    settings.triage.review_threshold)
+                    preparer=build_preparer(settings.daemon.workers,
+                                            settings.triage.review_threshold))

@@ -9,7 +9,7 @@ from typing import TextIO, cast
 import click
 from sqlalchemy import select
 
-from ingestd import logs, progress
+from ingestd import config, logs, progress
 from ingestd.cli.app import App
 from ingestd.cli.output import Col, emit_json, table
 from ingestd.errors import NotFound, StorageError, TemporaryFailure
@@ -34,13 +34,13 @@ def run(app: App, once: bool, as_json: bool) -> None:
     log_stream = progress.AboveBars(sys.stderr if as_json else sys.stdout)
     logs.configure(settings.logging.level, settings.logging.format,
                    cast("TextIO", log_stream))
-    from ingestd.services import ModelHolder, build_preparer  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.pool import build_preparer  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
 
-    preparer = build_preparer(settings)
+    preparer = build_preparer(settings.daemon.workers, settings.triage.review_threshold)
     if preparer.enabled:
-        # Forked first, before the database, the model or any thread: the workers load the
-        # model while this process goes on (and decide each mail, so it needs none itself).
-        ModelHolder(settings.triage.model).check()  # a missing model stops here, not later
+        # Forked first, before the database layer, the model or any thread: the workers load
+        # the model while this process goes on (and decide each mail: it needs none itself).
+        config.require_model(settings.triage.model)  # a missing model stops here, not later
         preparer.start(settings.triage.model, wait=False)
     services = app.services
     services.preparer = preparer
