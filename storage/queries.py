@@ -54,7 +54,7 @@ class Count:
         # Built once: building a statement costs more than running it (350 against 150 µs).
         self.statement: Select[Any] = select(func.count()).select_from(model).where(
             *(self._sql(condition) for condition in conditions))
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str], _Compiled] = {}  # by database and driver
         windows = [(c, v.name) for c, op, v in conditions if op == ">=" and isinstance(v, Param)]
         self._window = windows[0] if len(windows) == 1 else None
         self._fixed = tuple(c for c in conditions if self._window is None or
@@ -80,10 +80,11 @@ class Count:
         none of the ORM's execution, which costs more than the query itself.
         """
         connection = session.connection()
-        compiled = self._compiled.get(connection.dialect.name)
+        dialect = connection.dialect
+        compiled = self._compiled.get((dialect.name, dialect.driver))
         if compiled is None:
-            compiled = self._compiled[connection.dialect.name] = _Compiled(
-                self.statement, connection.dialect)
+            compiled = self._compiled[dialect.name, dialect.driver] = _Compiled(
+                self.statement, dialect)
         written = compiled.scalar(connection, params)
         unflushed = sum(1 for obj in session.new
                         if isinstance(obj, self.model) and self.matches(obj, params))
