@@ -66,6 +66,11 @@ class Preparer:
         return self._pool is not None and all(future.done() for future in self._warming)
 
     @property
+    def started(self) -> bool:
+        """True once the workers are started (they may still be loading the model)."""
+        return self._pool is not None
+
+    @property
     def starting(self) -> bool:
         """True while the workers are starting and loading the model."""
         return self._pool is not None and not self.warm

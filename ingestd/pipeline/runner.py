@@ -69,8 +69,11 @@ def process_pending(services: Services, *, batch_size: int = 200,
     """
     stats = stats or ProcessStats()
     limits = services.settings.limits
+    # Workers started with no model here (`run --once`) are waited for; otherwise the model
+    # loads here, outside the write lock, and a trickle of mail is prepared inline.
     ahead = Lookahead(services.preparer, services.model.path, limits.parse_limits(),
-                      limits.message_seconds, wait=not services.model.loaded)
+                      limits.message_seconds,
+                      wait=not services.model.loaded and services.preparer.started)
     try:
         while not (stop and stop()):
             done = process_batch(services, batch_size, stats, ahead)
