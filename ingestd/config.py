@@ -25,7 +25,7 @@ from pydantic import (
 from ingestd.errors import ConfigError
 from ingestd.mimelimits import MB, ParseLimits
 from ingestd.procedure import CalendarConfig, SlaPolicy
-from ingestd.procedure.recurring import SpikePolicy
+from ingestd.procedure.spikes import SpikePolicy
 from ingestd.transport import plaintext_refused
 
 CONFIG_ENV = "INGESTD_CONFIG"
@@ -340,6 +340,13 @@ class Settings(Section):
         addresses = {m.address for m in self.mailbox} | {m.address for m in self.maildir}
         addresses |= {self.escalation.level1, self.escalation.level2, self.escalation.level3}
         return frozenset(a.lower() for a in addresses)
+
+
+def require_model(path: Path) -> None:
+    """Refuse a triage model file that is not there, before any mail waits for it."""
+    if not path.is_file():
+        raise ConfigError(f"no triage model at {path}; set [triage] model or train "
+                          "one with: ingestd train --promote")
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -41,9 +41,13 @@ def write_private(path: Path, data: bytes) -> Path:
 def write_unsynced(path: Path, data: bytes) -> None:
     """Write `data` to `path` as a 0600 file, not yet synced (callers sync many together)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
+    try:
         os.fchmod(fd, FILE_MODE)  # a temp file left by a crash may have had another mode
-        handle.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def sync(path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 
 from ingestd.mimelimits import ParseLimits
-from ingestd.worker import Prepared, attach_to_parent, prepare_chunk, warm
+from ingestd.worker import ModelKey, Prepared, attach_to_parent, prepare_chunk, warm
 
 log = structlog.get_logger("ingestd.pipeline")
 
@@ -33,6 +33,11 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+def build_preparer(workers: int | None, review_threshold: float) -> Preparer:
+    """The pool `[daemon] workers` asks for (None: `default_workers`), not started yet."""
+    return Preparer(default_workers() if workers is None else workers, review_threshold)
+
+
 class Preparer:
     """The process pool: started by a backlog, stopped when none came for a while.
 
@@ -41,8 +46,9 @@ class Preparer:
     again, and the steps parse and score inline while they start.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, review_threshold: float = 0.5) -> None:
         self.workers = workers
+        self.review_threshold = review_threshold  # the model's, as the pipeline loads it
         self.submitted = 0  # messages handed to the workers, for the record
         self._pool: ProcessPoolExecutor | None = None
         self._warming: list[Future[bool]] = []
@@ -58,6 +64,22 @@ class Preparer:
     def warm(self) -> bool:
         """True once the workers have started and loaded the model (a few seconds)."""
         return self._pool is not None and all(future.done() for future in self._warming)
+
+    @property
+    def started(self) -> bool:
+        """True once the workers are started (they may still be loading the model)."""
+        return self._pool is not None
+
+    @property
+    def starting(self) -> bool:
+        """True while the workers are starting and loading the model."""
+        return self._pool is not None and not self.warm
+
+    def model_failed(self) -> bool:
+        """True when a worker could not load the model (missing, unsafe): the pipeline's
+        own load then says why."""
+        return any(future.done() and not future.cancelled() and future.exception() is None
+                   and not future.result() for future in self._warming)
 
     def start(self, model: Path | None = None, *, wait: bool = True) -> None:
         """Start the workers and load `model` in each; `wait` for them to be ready."""
@@ -77,18 +99,20 @@ class Preparer:
             log.info("workers_started", workers=self.workers, start=method)
             if model is not None:
                 with _frozen(method == "fork"):  # the first submit forks the workers
-                    self._warming = [self._pool.submit(warm, str(model), stamp_of(model))
+                    self._warming = [self._pool.submit(warm, self._key(model))
                                      for _ in range(self.workers)]
         return self._pool
 
+    def _key(self, model: Path) -> ModelKey:
+        return str(model), stamp_of(model), self.review_threshold
+
     def submit(self, raws: list[bytes], model: Path | None, limits: ParseLimits | None = None,
                seconds: float = 5.0) -> Future[list[Prepared]]:
-        stamp = stamp_of(model) if model is not None else None
         with self._lock:
             pool = self._start(model)
             self.submitted += len(raws)
             self._last_used = time.monotonic()
-            return pool.submit(prepare_chunk, raws, str(model) if model else None, stamp,
+            return pool.submit(prepare_chunk, raws, self._key(model) if model else None,
                                limits, seconds)
 
     def using(self, delta: int) -> None:

@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestd.config import Settings
-from ingestd.errors import ConfigError, StorageError
+from ingestd.config import Settings, require_model
+from ingestd.errors import StorageError
 from ingestd.mailout import Composer
-from ingestd.pool import Preparer, default_workers
+from ingestd.pool import Preparer, build_preparer, stamp_of
 from ingestd.procedure.calendar import BusinessCalendar
 from ingestd.worker import share
 from storage import is_current, make_engine, sessions, setting, utcnow
@@ -49,6 +49,19 @@ class ModelHolder:
             assert self._model is not None  # noqa: S101  (set by _load or it raised)
             return self._model
 
+    @property
+    def loaded(self) -> bool:
+        """True once this process holds the model (the daemon loads it as it starts; `run
+        --once` leaves it to the workers, and loads it here only when a step needs it)."""
+        return self._model is not None
+
+    def serves(self, stamp: float | None) -> bool:
+        """True when scores made with the model file as of `stamp` are the service's: the
+        model loaded here, or with none loaded yet, the file as it is now."""
+        if self._model is not None:
+            return stamp == self._mtime
+        return stamp is not None and stamp == stamp_of(self.path)
+
     def reload_if_changed(self) -> bool:
         """Load the model file again when it changed on disk; True when it did."""
         with self._lock:
@@ -65,12 +78,11 @@ class ModelHolder:
     def _load(self) -> None:
         from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only when needed)
 
-        if not self.path.is_file():
-            raise ConfigError(f"no triage model at {self.path}; set [triage] model or train "
-                              "one with: ingestd train --promote")
+        require_model(self.path)
         self._mtime = self.path.stat().st_mtime
         self._model = Classifier.load(self.path, review_threshold=self.review_threshold)
-        share(str(self.path), self._mtime, self._model)  # a forked worker needs no second load
+        # a forked worker needs no second load
+        share((str(self.path), self._mtime, self.review_threshold), self._model)
 
 
 @dataclass
@@ -117,5 +129,5 @@ def build_services(settings: Settings, engine: Engine,
     return Services(settings=settings, factory=factory, composer=composer,
                     model=ModelHolder(settings.triage.model, settings.triage.review_threshold),
                     calendar=BusinessCalendar.from_config(settings.calendar), clock=clock,
-                    preparer=Preparer(default_workers() if settings.daemon.workers is None
-                                      else settings.daemon.workers))
+                    preparer=build_preparer(settings.daemon.workers,
+                                            settings.triage.review_threshold))

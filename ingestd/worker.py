@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestd.budget import budget
 from ingestd.headers import header_start
@@ -25,7 +25,7 @@ from ingestd.message import ParsedMessage, parse_bytes
 from ingestd.mimelimits import ParseLimits, triage_view
 
 if TYPE_CHECKING:
-    from triage import Classifier
+    from triage import Classifier, TriageResult
     from triage.model import Scores
 
 
@@ -42,14 +42,32 @@ class Prepared:
 
     `error` is why it could not be parsed (over its time budget, say): the parse step
     raises it, so the message is quarantined without being read a second time.
+    `decision` is the model's decision on the scores with no signal (no earlier complaint,
+    no spike): what the triage step takes when the case history adds none, so a process
+    that only runs the steps never loads scikit-learn. For the same reason the scores
+    travel as plain values (`triage.model.Scores` is defined beside scikit-learn's
+    imports, and NumPy's arrays would bring NumPy): `scores` makes them whole again.
     """
 
     parsed: ParsedMessage | None
-    scores: Scores | None = None
+    score_values: tuple[Any, ...] | None = None
     stamp: float | None = None
     error: Exception | None = None
+    decision: TriageResult | None = None
     seconds: float = 0.0  # to parse it (and score it, when scores came with it)
     cpu: float = 0.0  # processor seconds of that
+
+    @property
+    def scores(self) -> Scores | None:
+        """The scores, for a decision this process makes itself (with the model loaded)."""
+        if self.score_values is None:
+            return None
+        import numpy as np  # noqa: PLC0415  (only a process that scores itself needs it)
+
+        from triage.model import Scores  # noqa: PLC0415  (scikit-learn: as above)
+
+        category, severity, escalation, rules, empty = self.score_values
+        return Scores(np.asarray(category), np.asarray(severity), escalation, rules, empty)
 
 
 def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
@@ -74,21 +92,31 @@ def prepare(raws: list[bytes], model: Classifier | None, stamp: float | None,
     scores = iter(model.score_many(triage_view(p.subject, p.reply_text, limits) for p in ok))
     each = (time.perf_counter() - started) / max(len(ok), 1)
     each_cpu = (time.thread_time() - cpu) / max(len(ok), 1)
-    return [Prepared(p.parsed, next(scores), stamp, seconds=p.seconds + each,
-                     cpu=p.cpu + each_cpu) if p.parsed is not None else p for p in parsed]
+    return [_scored(p, next(scores), model, stamp, (each, each_cpu))
+            if p.parsed is not None else p for p in parsed]
 
 
-_models: dict[tuple[str, float | None], Classifier] = {}
+def _scored(prepared: Prepared, scores: Scores, model: Classifier, stamp: float | None,
+            spent: tuple[float, float]) -> Prepared:
+    """With the decision on no signal, and the seconds and processor seconds spent scoring."""
+    values = (scores.category.tolist(), scores.severity.tolist(),
+              None if scores.escalation is None else float(scores.escalation),
+              tuple(scores.rules), bool(scores.empty))
+    return Prepared(prepared.parsed, values, stamp, decision=model.decide(scores),
+                    seconds=prepared.seconds + spent[0], cpu=prepared.cpu + spent[1])
 
 
-def _load(path: str, stamp: float | None) -> Classifier | None:
-    """The model file as of `stamp`, loaded once per worker; None when it is unusable."""
-    key = (path, stamp)
+ModelKey = tuple[str, float | None, float]  # the file, its modification time, review threshold
+_models: dict[ModelKey, Classifier] = {}
+
+
+def _load(key: ModelKey) -> Classifier | None:
+    """The model file as of its stamp, loaded once per worker; None when it is unusable."""
     if key not in _models:
         from triage import Classifier  # noqa: PLC0415  (scikit-learn loads only here)
 
         try:
-            model = Classifier.load(path)
+            model = Classifier.load(key[0], review_threshold=key[2])
         except Exception:  # noqa: BLE001  (the pipeline loads it too and reports why)
             return None
         _models.clear()  # only the model in service is kept
@@ -96,10 +124,10 @@ def _load(path: str, stamp: float | None) -> Classifier | None:
     return _models[key]
 
 
-def share(path: str, stamp: float | None, model: Classifier) -> None:
+def share(key: ModelKey, model: Classifier) -> None:
     """The model in service, for workers forked from this process: they start with it."""
     _models.clear()
-    _models[(path, stamp)] = model
+    _models[key] = model
 
 
 def attach_to_parent() -> None:
@@ -125,13 +153,14 @@ def _exit_with(parent_sentinel: int) -> None:
     os._exit(1)
 
 
-def warm(path: str, stamp: float | None) -> bool:
+def warm(key: ModelKey) -> bool:
     """Load the model ahead of the first chunk; only whether it loaded travels back."""
-    return _load(path, stamp) is not None
+    return _load(key) is not None
 
 
-def prepare_chunk(raws: list[bytes], model_path: str | None, stamp: float | None,
+def prepare_chunk(raws: list[bytes], model: ModelKey | None,
                   limits: ParseLimits | None = None, seconds: float = 5.0) -> list[Prepared]:
-    """Parse, and score with the model file as of `stamp`, each mail of a chunk."""
-    model = _load(model_path, stamp) if model_path else None
-    return prepare(raws, model, stamp, limits or ParseLimits(), seconds)
+    """Parse, and score with the model file as of its stamp, each mail of a chunk."""
+    classifier = _load(model) if model else None
+    return prepare(raws, classifier, model[1] if model else None, limits or ParseLimits(),
+                   seconds)

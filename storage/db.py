@@ -8,12 +8,8 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Integer, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapper, Session, sessionmaker
@@ -21,6 +17,9 @@ from sqlalchemy.orm import Mapper, Session, sessionmaker
 from storage.ops import next_id
 from storage.pending import write_pending_rows
 from storage.schema import Setting
+
+if TYPE_CHECKING:  # alembic loads when the schema is checked or migrated (0.3 s of start)
+    from alembic.config import Config as AlembicConfig
 
 READ_ONLY = "ingestd_read_only"  # execution option of a `reading` session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -127,6 +126,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig  # noqa: PLC0415  (see above)
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -135,6 +136,8 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration and make sure installation settings exist."""
+    from alembic import command  # noqa: PLC0415  (see the imports)
+
     command.upgrade(alembic_config(engine), "head")
     with transaction(sessions(engine)) as session:
         _ensure_setting(session, "message_id_key", secrets.token_hex(32))
@@ -142,6 +145,9 @@ def upgrade(engine: Engine) -> None:
 
 def is_current(engine: Engine) -> bool:
     """True when the database has every migration applied."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415  (see the imports)
+    from alembic.script import ScriptDirectory  # noqa: PLC0415  (see the imports)
+
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head

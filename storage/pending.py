@@ -10,18 +10,17 @@ rolled-back transaction takes its rows along (each transaction has its own).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from storage.ops import next_id, once_per_transaction
 from storage.schema import Base
 
 Mark = dict[type[Base], int]
-M = TypeVar("M", bound=Base)
 
 
 class PendingRows:
@@ -30,6 +29,9 @@ class PendingRows:
     def __init__(self) -> None:
         self._rows: dict[type[Base], list[SimpleNamespace]] = {}
         self._written: dict[type[Base], int] = {}  # rows no longer here: a mark counts them
+        self._version = 0  # moves on when rows leave (undone or written)
+        # by key: the version, how many rows were tested, and those `matching` found
+        self._found: dict[Hashable, tuple[int, int, list[SimpleNamespace]]] = {}
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._rows.values())
@@ -52,6 +54,7 @@ class PendingRows:
         """Forget the rows queued since `mark` that are not written yet."""
         for model, rows in self._rows.items():
             del rows[max(0, mark.get(model, 0) - self._written.get(model, 0)):]
+        self._version += 1
 
     def write(self, session: Session) -> None:
         """INSERT every queued row, one executemany per table and set of columns."""
@@ -65,26 +68,28 @@ class PendingRows:
                 connection.execute(insert(model), batch)
             self._written[model] = self._written.get(model, 0) + len(rows)
             rows.clear()
+        self._version += 1
+
+    def matching(self, model: type[Base], key: Hashable,
+                 where: Callable[[SimpleNamespace], bool]) -> list[SimpleNamespace]:
+        """The queued rows of `model` that `where` accepts.
+
+        `where` must accept the same rows whenever it comes with the same `key`: a row
+        tested once under a key is not tested again (a count asked for every message of a
+        batch would otherwise test the batch's rows again each time).
+        """
+        rows = self._rows.get(model, [])
+        version, tested, found = self._found.get(key, (-1, 0, []))
+        if version != self._version:
+            tested, found = 0, []
+        found.extend(row for row in rows[tested:] if where(row))
+        self._found[key] = (self._version, len(rows), found)
+        return found
 
 
 def pending_rows(session: Session) -> PendingRows:
     """The rows waiting in the session's current transaction."""
     return once_per_transaction(session, "pending_rows", PendingRows)
-
-
-def count_with_pending(session: Session, count: Select[Any], params: dict[str, Any],
-                       model: type[M], where: Callable[[M | SimpleNamespace], bool]) -> int:
-    """The `count` query's result plus the rows of `model` not written yet that `where` accepts.
-
-    Those are the session's unflushed objects and the rows queued here. `where` is the
-    query's condition in Python, reading columns as attributes of either, so the count
-    covers the whole transaction with nothing flushed for it. The query runs on the
-    session's connection: a count needs none of the ORM's execution, which costs more than
-    the query itself.
-    """
-    written = int(session.connection().scalar(count, params) or 0)
-    unflushed = sum(1 for obj in session.new if isinstance(obj, model) and where(obj))
-    return written + unflushed + sum(1 for row in pending_rows(session).rows(model) if where(row))
 
 
 def write_pending_rows(session: Session, _context: object) -> None:

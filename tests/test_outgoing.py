@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import timedelta
 from email import message_from_bytes
+from email.charset import QP, Charset
 from email.header import decode_header, make_header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import parseaddr
 
 from sqlalchemy import func, select
 
 from ingestd import casework
-from ingestd.mailout import Composer
+from ingestd.mailout import Composer, compose
 from storage import Case, CaseMessage, Outbox, RawMessage, Suppression
 from tests.support import (
     REPO,
@@ -362,6 +367,54 @@ def test_composed_mail_keeps_header_lines_short_and_parses_back_whole():
         plain, html = (part.get_payload(decode=True).decode() for part in parsed.get_payload())
         assert draft.text.strip() == plain.strip()
         assert "CMP-2026-000042" in html and parsed["In-Reply-To"] == "<x@customer.example>"
+
+
+def _as_the_email_package_writes_it(fields, text, html, boundary):
+    """The same mail built with the email package's compat32 classes and generator."""
+    utf8 = Charset("utf-8")
+    utf8.body_encoding = QP
+
+    def part(subtype, body):
+        made = MIMENonMultipart("text", subtype)
+        made.set_payload(body, utf8)
+        return made
+
+    msg = part("plain", text)
+    if html is not None:
+        msg = MIMEMultipart("alternative", boundary=boundary)
+        msg.attach(part("plain", text))
+        msg.attach(part("html", html))
+    for name, value in fields:
+        msg[name] = value
+    return msg.as_bytes(policy=compose._POLICY)
+
+
+def test_composed_bytes_are_what_the_email_package_would_write():
+    """Mail is put together without the email package's message objects: byte for byte
+    what they would give, for plain and alternative mail, folded, encoded and odd text."""
+    long_subject = "My order 4711 arrived broken and nobody answers the phone " * 3
+    fields = [("From", "Customer Support <support@example.test>"), ("To", "a@example.net"),
+              ("Subject", long_subject.strip()), ("Message-ID", "<CMP-1.ab.cd@example.test>"),
+              ("X-Ingestd-Case", compose._encoded("Lieferung beschädigt \u2013 " * 6))]
+    texts = ["", "Dear Ann,\n\nthank you.\n", "a=b trailing space \nend", "x" * 200,
+             "Grüße, ✓ Åse… \u2028line\r\nCRLF\rCR\n\nFrom the start\n.\n", "no newline"]
+    for text in texts:
+        for html in (None, f"<p>{text}</p>", ""):
+            for head in (fields, fields[:2]):
+                expected = _as_the_email_package_writes_it(head, text, html, "=_0123abcd")
+                assert compose._mime(head, text, html, "=_0123abcd") == expected, (text, html)
+
+
+def test_headers_are_folded_as_the_email_package_folds_them():
+    rng = random.Random(18)  # noqa: S311  (test data, not crypto)
+    for n in range(3000):
+        alphabet = "abcdefghij:=?-_#[]." + ("" if n % 2 else ",; \tä")
+        words = ["".join(rng.choice(alphabet) for _ in range(rng.choice((1, 3, 8, 20, 90))))
+                 for _ in range(rng.randint(1, 30))]
+        value = rng.choice((" ", " ", "  ")).join(words)
+        name = rng.choice(("Subject", "X-Ingestd-Category", "To"))
+        assert compose._POLICY.fold_binary(name, value) == \
+            Compat32().fold_binary(name, value), (name, value)
 
 
 def test_run_once_acknowledges_each_batch_while_the_backlog_is_still_processed(tmp_path,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ingestd.casework._floods import send_digests
 from ingestd.casework._status import acknowledgment_sent
 from ingestd.instance import instance
-from ingestd.mailout.sender import Sender, SendStats, database_errors
+from ingestd.mailout.sender import BATCH, Sender, SendStats, database_errors
 from storage import transaction
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ class _CaseworkSender(Sender):
                          on_sent=acknowledgment_sent)
         self.composer = services.composer
 
-    def deliver_pending(self, limit: int = 100) -> SendStats:
+    def deliver_pending(self, limit: int = BATCH) -> SendStats:
         with database_errors(), transaction(self.factory) as session:
             send_digests(session, self.composer, self.clock())
         return super().deliver_pending(limit)

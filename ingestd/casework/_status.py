@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from ingestd.casework._record import record
 from ingestd.casework._updates import status_update, withdraw_held
@@ -126,6 +126,8 @@ def acknowledgment_sent(session: Session, rows: Sequence[Outbox], at: datetime) 
     ids = {row.case_id for row in rows if row.kind.startswith("acknowledgment") and row.case_id}
     if not ids:
         return
-    for case in session.scalars(select(Case).where(Case.id.in_(ids), Case.status == "new")):
+    query = select(Case).options(load_only(Case.id, Case.reference, Case.status,
+                                           Case.acknowledged_at))  # what the move needs
+    for case in session.scalars(query.where(Case.id.in_(ids), Case.status == "new")):
         set_status(session, case, "acknowledged", actor="ingestd", at=at,
                    note="acknowledgment sent")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TextIO, cast
 
 import click
 from sqlalchemy import select
 
-from ingestd import logs, progress
+from ingestd import config, logs, progress
 from ingestd.cli.app import App
 from ingestd.cli.output import Col, emit_json, table
 from ingestd.errors import NotFound, StorageError, TemporaryFailure
@@ -31,17 +32,30 @@ def run(app: App, once: bool, as_json: bool) -> None:
 
         with beside_the_daemon(app):
             sys.exit(Daemon(app.settings, app.engine, app.config_file).run())
-    from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-    from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-    from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
-
     # with --json, standard output is the summary alone: the log goes to standard error
     log_stream = progress.AboveBars(sys.stderr if as_json else sys.stdout)
     logs.configure(settings.logging.level, settings.logging.format,
                    cast("TextIO", log_stream))
+    from ingestd.pool import build_preparer  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
+    preparer = build_preparer(settings.daemon.workers, settings.triage.review_threshold)
+    if preparer.enabled:
+        # Forked first, before the database layer, the model or any thread: the workers load
+        # the model while this process goes on (and decide each mail: it needs none itself).
+        config.require_model(settings.triage.model)  # a missing model stops here, not later
+        preparer.start(settings.triage.model, wait=False)
     services = app.services
-    services.model.get()  # a missing or unsafe model stops here, not in every message
+    services.preparer = preparer
+    if not preparer.enabled:
+        services.model.get()  # a missing or unsafe model stops here, not in every message
+    from ingestd.casework import build_sender  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.intake import DrainReport, drain_all, release_leases  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+    from ingestd.mailout.sender import SendStats  # noqa: PLC0415  (loaded when the command runs: `--help` stays fast)
+
     sender, sent = build_sender(services), SendStats()
+    # What start-up made (modules, mappers, templates) lives as long as the process: the
+    # collector need not walk it again and again while the backlog's objects come and go.
+    gc.freeze()
 
     def send() -> None:  # after each batch: its acknowledgments go out while workers go on
         sent.add(sender.deliver_pending())

@@ -43,8 +43,10 @@ def drain_imap(services: Services, source: ImapSource, report: DrainReport) -> N
     """Fetch every folder of one mailbox; process after each committed batch."""
     def process(result: StoreResult) -> bool:
         report.add(result)
-        process_pending(services, stats=report.processed, on_done=report.on_done,
-                        after_batch=report.after_batch)
+        if services.model.loaded or not services.preparer.starting:
+            process_pending(services, stats=report.processed, on_done=report.on_done,
+                            after_batch=report.after_batch)
+        # else the workers are still loading the model: fetch on, processed once they can
         return True
 
     for folder in source.config.folders:

@@ -26,7 +26,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, load_only, sessionmaker
 
 from ingestd.config import SmtpConfig
 from ingestd.errors import StorageError
@@ -219,8 +219,10 @@ class Sender:
             return
         now = self.clock()
         with transaction(self.factory) as session:
-            rows = {row.id: row for row in session.scalars(
-                select(Outbox).where(Outbox.id.in_([row_id for row_id, _ in marks])))}
+            rows = {row.id: row for row in session.scalars(  # (not the mail itself)
+                select(Outbox).options(load_only(Outbox.id, Outbox.kind, Outbox.case_id,
+                                                 Outbox.state, Outbox.attempts))
+                .where(Outbox.id.in_([row_id for row_id, _ in marks])))}
             for row_id, response in marks:
                 row = rows[row_id]
                 if row.state != "sent":
@@ -297,14 +299,24 @@ def _write_files(folder: Path, batch: list[Claimed]) -> list[tuple[int, str]]:
     temps = [folder / f".{row.id:08d}.eml.tmp" for row in batch]
     for row, temp in zip(batch, temps, strict=True):
         write_unsynced(temp, row.raw)  # the customer's mail: owner only
-    with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
-        list(pool.map(sync, temps))
+    list(_syncing().map(sync, temps))
     written = []
     for row, temp in zip(batch, temps, strict=True):
         final = temp.replace(folder / f"{row.id:08d}.eml")
         written.append((row.id, f"written to {final.name}"))
     sync(folder)  # a file's own fsync does not cover its new name
     return written
+
+
+_SYNC_POOL: list[ThreadPoolExecutor] = []
+
+
+def _syncing() -> ThreadPoolExecutor:
+    """The threads that fsync a batch's files, started once (per batch, their start cost
+    more than the fsyncs)."""
+    if not _SYNC_POOL:
+        _SYNC_POOL.append(ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="fsync"))
+    return _SYNC_POOL[0]
 
 
 def _check(reply: tuple[int, bytes], what: str, expect: int = 250) -> None:

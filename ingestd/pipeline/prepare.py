@@ -38,10 +38,14 @@ class Lookahead:
     """
 
     def __init__(self, preparer: Preparer, model: Path | None,
-                 limits: ParseLimits | None = None, seconds: float = 5.0) -> None:
+                 limits: ParseLimits | None = None, seconds: float = 5.0, *,
+                 wait: bool = False) -> None:
         self._holds = preparer if preparer.enabled else None
         self._preparer = self._holds  # None once no worker can help (then all is inline)
         self._model = model
+        # With no model in this process (`run --once` leaves it to the workers), a worker
+        # still starting is waited for: it loads the model sooner than this process would.
+        self.wait = wait and self._holds is not None
         self._limits, self._seconds = limits, seconds
         self._pending: dict[int, tuple[Future[list[Prepared]], int]] = {}
         self._lost: set[Future[list[Prepared]]] = set()  # chunks a worker failed, told once
@@ -76,7 +80,7 @@ class Lookahead:
         if entry is None:
             return None
         future, index = entry
-        if not (future.done() or self._preparer is None or self._preparer.warm):
+        if not (future.done() or self._preparer is None or self._preparer.warm or self.wait):
             # The workers are still starting: the steps do it, without waiting, and a chunk
             # still queued is withdrawn so that the workers, once up, start on fresh work.
             future.cancel()

@@ -69,8 +69,11 @@ def process_pending(services: Services, *, batch_size: int = 200,
     """
     stats = stats or ProcessStats()
     limits = services.settings.limits
+    # Workers started with no model here (`run --once`) are waited for; otherwise the model
+    # loads here, outside the write lock, and a trickle of mail is prepared inline.
     ahead = Lookahead(services.preparer, services.model.path, limits.parse_limits(),
-                      limits.message_seconds)
+                      limits.message_seconds,
+                      wait=not services.model.loaded and services.preparer.started)
     try:
         while not (stop and stop()):
             done = process_batch(services, batch_size, stats, ahead)
@@ -96,11 +99,14 @@ def process_batch(services: Services, limit: int, stats: ProcessStats,
     """
     with reading(services.factory) as session:
         rows = _pending(session, limit)
-        if len(rows) >= min(MIN_BATCH, limit):  # a backlog, not a trickle: workers help
+        # A backlog, not a trickle, or no model here: the workers help.
+        if len(rows) >= min(MIN_BATCH, limit) or (rows and ahead.wait):
             ahead.submit((row.id, row.raw) for row in rows)
             if len(rows) == limit:  # more is waiting: start on the next batch as well
                 ahead.submit((row.id, row.raw) for row in _pending(session, limit, rows[-1].id))
     prepared = {row.id: ahead.take(row.id) or _prepare(services, row) for row in rows}
+    if not services.model.loaded and services.preparer.model_failed():
+        services.model.get()  # the workers could not load it: this says why, and stops
     with transaction(services.factory) as session:
         claimed = _claim(session, [row.id for row in rows])
         done = [process_one(session, services, row, stats, prepared[row.id])
@@ -160,7 +166,7 @@ def process_one(session: Session, services: Services, row: Claimed,
     written with the batch's earlier ones, one executemany per table: a step that fails
     leaves only rows nothing wrote, and forgetting them undoes it. Steps that look up
     earlier rows flush first; counts add the rows not written yet
-    (`storage.pending.count_with_pending`). A message that changes a case already written (a
+    (`storage.queries.Count`). A message that changes a case already written (a
     reply) runs its changes in a savepoint instead.
 
     `prepared` is a worker's head start (parsed and scored) when there is one. The caller

@@ -9,36 +9,18 @@ fed by the pipeline's count); a category spike is decided here and handed to tri
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ingestd.procedure.spikes import SpikePolicy
 from storage import Case
 from storage.ops import once_per_transaction
 from storage.queries import cases_in_category
 
 SENIOR_REASONS = ("rule: recurring_customer", "rule: category_spike")
 SENIOR_FLAGS = ("recurring", "category_spike", "senior")
-
-
-class SpikePolicy(BaseModel):
-    """When a category counts as spiking: the `[recurring]` section (suggested) of config.toml.
-
-    A spike is more than `min_cases` cases of one category in the last `window_hours`, and
-    more than `factor` times the average of the same-length windows over the `baseline_days`
-    before it (or over the history there is, when shorter). The floor keeps a quiet category
-    (baseline 0.1) from spiking on two mails; with less than one window of history nothing
-    is a spike, so a fresh installation draining its first backlog does not escalate it all.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window_hours: Annotated[float, Field(gt=0)] = 24
-    baseline_days: Annotated[float, Field(gt=0)] = 28
-    factor: Annotated[float, Field(ge=1)] = 3.0
-    min_cases: Annotated[int, Field(ge=1)] = 10
+__all__ = ["SENIOR_FLAGS", "SENIOR_REASONS", "SpikePolicy", "category_spike", "is_senior"]
 
 
 def category_spike(session: Session, category: str | None, now: datetime,
