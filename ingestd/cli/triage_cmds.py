@@ -134,10 +134,12 @@ def _report_dict(report: Any) -> dict[str, Any]:
 
 
 def _measured(scores: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Scores for people: a task not trained or not measured says so, never None."""
+    """Scores for people: three decimals, and a task not trained or not measured says so,
+    never None."""
     if scores is None:
         return None
-    return {k: "not measured" if v is None else v for k, v in scores.items()}
+    return {k: "not measured" if v is None else f"{v:.3f}" if isinstance(v, float) else v
+            for k, v in scores.items()}
 
 
 def _print_training(data: dict[str, Any]) -> None:
